@@ -1,0 +1,71 @@
+# Pledgeline — run `make help` to see the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+STAMP_PY := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+CSS := app/static/dist/app.css
+GOVUK := app/static/govuk/govuk-frontend.min.js
+
+.PHONY: help install assets db seed run test lint typecheck security check pytest lock clean bench
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP_PY): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CSS): $(STAMP_NPM) $(wildcard scss/*.scss)
+	npx sass --pkg-importer=node --style=compressed --no-source-map scss/app.scss $@
+
+$(GOVUK): $(STAMP_NPM)
+	mkdir -p app/static/govuk
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js app/static/govuk/
+	rm -rf app/static/govuk/assets && cp -r node_modules/govuk-frontend/dist/govuk/assets app/static/govuk/assets
+
+install: $(STAMP_PY) assets ## Create the virtual environment and install Python and npm packages
+
+assets: $(CSS) $(GOVUK) ## Build the stylesheet and copy GOV.UK Frontend's scripts and assets
+
+db: $(STAMP_PY) ## Apply database migrations
+	$(FLASK) db upgrade
+
+seed: db ## Load the demo campaign and accounts (safe to repeat)
+	$(FLASK) seed-demo
+
+run: install seed ## Install everything, migrate, seed the demo and serve on http://127.0.0.1:5000
+	$(BIN)/python -m scripts.dev_server
+
+lint: $(STAMP_PY) ## Ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP_PY) ## mypy on app/
+	$(BIN)/mypy app
+
+security: $(STAMP_PY) ## bandit on app/
+	$(BIN)/bandit -q -r app -ll
+
+pytest: install ## Only the test suite
+	$(BIN)/pytest
+
+test: install lint typecheck security pytest ## Lint, type-check, security scan and the whole test suite
+
+check: test ## Same as test
+
+lock: $(STAMP_PY) ## Re-pin Python dependencies from requirements*.in
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
+
+clean: ## Remove built assets and caches (keeps the database)
+	rm -rf app/static/dist app/static/govuk .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""Pledgeline: pledges and crowdfunding for the public sector."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+import config as config_module
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Wire the application together: configuration, extensions, blueprints, errors and CLI."""
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR))
+    settings = config_module.TestConfig if test_config is not None else config_module.config_class()
+    app.config.from_object(settings)
+    if test_config:
+        app.config.update(test_config)
+    if app.config["ENV_NAME"] == "production":
+        config_module.check_production(app.config)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from app import database, errors, security, templating
+    from app.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+
+    from app.account import bp as account_bp
+    from app.account import init_login
+    from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
+    from app.public import bp as public_bp
+    from app.sponsor import bp as sponsor_bp
+    from app.treasurer import bp as treasurer_bp
+
+    init_login(login_manager)
+    for blueprint in (public_bp, api_bp, account_bp, treasurer_bp, sponsor_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+    from app.cli import register as register_cli
+
+    register_cli(app)
+    return app

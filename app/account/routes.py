@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from app.account import bp
+from app.account.forms import SignInForm, SignOutForm
+from app.extensions import db, limiter
+from app.models import Pledge
+from app.security import public, safe_next, signed_in
+from app.services import accounts
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_ATTEMPT_LIMIT"])
+
+
+def _account_key() -> str:
+    return "sign-in:" + accounts.normalise_email(request.form.get("email", ""))[:254]
+
+
+def _failed(response: Response) -> bool:
+    # Only failed attempts count toward the limit; a successful sign-in redirects.
+    return response.status_code != 302
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_account_key, deduct_when=_failed)
+def sign_in() -> Response | str | tuple[str, int]:
+    form = SignInForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(safe_next(form.next.data, url_for("account.home")))
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            # A fresh session at sign-in: nothing set before it (by anyone) carries over.
+            session.clear()
+            login_user(user, remember=bool(form.remember.data))
+            db.session.commit()
+            current_app.logger.info("sign-in: user %s", user.id)
+            return redirect(safe_next(form.next.data, url_for("account.home")))
+        current_app.logger.warning("sign-in failed from %s", request.remote_addr)
+        form.password.errors = ["Enter a correct email address and password"]
+        return render_template("account/sign_in.html", form=form), 200
+    return render_template("account/sign_in.html", form=form), (200 if request.method == "GET" else 400)
+
+
+@bp.post("/sign-out")
+@signed_in
+def sign_out() -> Response:
+    form = SignOutForm()
+    if form.validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You have signed out.", "success")
+    return redirect(url_for("public.index"))
+
+
+@bp.get("/")
+@signed_in
+def home() -> str:
+    """The signed-in person's own pledges: those made while signed in or with their email."""
+    pledges = db.session.scalars(
+        select(Pledge)
+        .options(selectinload(Pledge.campaign), selectinload(Pledge.organisation))
+        .where(or_(Pledge.user_id == current_user.id, Pledge.email == current_user.email))
+        .order_by(Pledge.created_at.desc())
+        .limit(200)
+    )
+    return render_template("account/home.html", pledges=list(pledges), sign_out_form=SignOutForm())

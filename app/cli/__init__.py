@@ -1,0 +1,71 @@
+"""Flask CLI commands (`flask --app wsgi …`). Each exits non-zero on failure."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.extensions import db
+from app.models import Organisation, Role
+from app.services import accounts, demo, totals
+
+users = AppGroup("users", help="Manage user accounts.")
+totals_group = AppGroup("totals", help="Check campaign totals against the ledger.")
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.PLEDGER.value, show_default=True)
+@click.option("--organisation", "organisation_slug", help="Slug of the user's organisation.")
+@click.password_option(help="Prompted for if not given (at least 12 characters).")
+def create_user(email: str, name: str, role: str, organisation_slug: str | None, password: str) -> None:
+    """Create a user who can sign in."""
+    organisation = None
+    if organisation_slug:
+        organisation = db.session.scalar(db.select(Organisation).where(Organisation.slug == organisation_slug))
+        if organisation is None:
+            raise click.ClickException(f"No organisation with slug {organisation_slug!r}.")
+    try:
+        user = accounts.create_user(email, name, password, Role(role), organisation)
+    except accounts.AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created {user.role.value} {user.email}.")
+
+
+@totals_group.command("verify")
+def verify_totals() -> None:
+    """Recompute every campaign's totals from the ledger and report any difference."""
+    differences = totals.verify()
+    if not differences:
+        click.echo("All campaign totals agree with the ledger.")
+        return
+    for d in differences:
+        click.echo(f"{d.campaign_slug}: {d.field} is {d.stored} but the ledger says {d.ledger}", err=True)
+    click.echo(f"{len(differences)} difference(s) found.", err=True)
+    sys.exit(1)
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo campaign, councils, pledges and accounts (safe to run again)."""
+    result = demo.seed()
+    db.session.commit()
+    if result.created:
+        click.echo(f"Demo data loaded: {result.pledges} pledges from {result.councils} councils and individuals.")
+    else:
+        click.echo("Demo data is already loaded; nothing changed.")
+    click.echo("Demo accounts (for this demo only):")
+    for role, email, password in demo.DEMO_ACCOUNTS:
+        click.echo(f"  {role:<10} {email:<36} password: {password}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(totals_group)
+    app.cli.add_command(seed_demo)

@@ -1,0 +1,58 @@
+"""Error pages in the service's own style, and JSON errors for the API."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+TITLES = {
+    400: "Sorry, there is a problem with your request",
+    403: "You do not have permission to see this page",
+    404: "Page not found",
+    405: "Sorry, that action is not possible here",
+    413: "What you sent is too large",
+    429: "Too many attempts",
+    500: "Sorry, there is a problem with the service",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/webhooks/")
+
+
+def _render(status: int, message: str | None = None):  # type: ignore[no-untyped-def]
+    if _wants_json():
+        return jsonify({"error": TITLES.get(status, "Error"), "detail": message}), status
+    return render_template("errors/error.html", status=status, title=TITLES.get(status, "Error"), message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        return _render(
+            400,
+            "The form had expired or was sent from somewhere else. Go back, refresh the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+        status = error.code or 500
+        response = _render(status)
+        if status == 429 and error.response is not None:
+            # Keep Flask-Limiter's Retry-After and rate-limit headers on our page.
+            body, code = response
+            resp = app.make_response((body, code))
+            for header in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+                if header in error.response.headers:
+                    resp.headers[header] = error.response.headers[header]
+            return resp
+        if status == 405 and error.get_response().headers.get("Allow"):
+            resp = app.make_response(response)
+            resp.headers["Allow"] = error.get_response().headers["Allow"]
+            return resp
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError):  # type: ignore[no-untyped-def]
+        return _render(500)

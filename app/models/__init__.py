@@ -1,0 +1,51 @@
+"""The domain model: one module per aggregate. Import models from here."""
+
+from app.models.audit import AuditEntry
+from app.models.campaign import PUBLIC_STATUSES, Campaign, CampaignStatus, CampaignUpdate, FundingModel
+from app.models.organisation import CouncilType, Organisation, OrganisationKind
+from app.models.payment import Payment, PaymentStatus
+from app.models.pledge import (
+    LIVE_STATUSES,
+    TRANSITIONS,
+    Frequency,
+    Instalment,
+    InstalmentStatus,
+    PaymentMethod,
+    Pledge,
+    PledgeEvent,
+    PledgerKind,
+    PledgeStatus,
+    Visibility,
+    parse_reference,
+)
+from app.models.types import utcnow
+from app.models.user import Role, User
+
+__all__ = [
+    "LIVE_STATUSES",
+    "PUBLIC_STATUSES",
+    "TRANSITIONS",
+    "AuditEntry",
+    "Campaign",
+    "CampaignStatus",
+    "CampaignUpdate",
+    "CouncilType",
+    "Frequency",
+    "FundingModel",
+    "Instalment",
+    "InstalmentStatus",
+    "Organisation",
+    "OrganisationKind",
+    "Payment",
+    "PaymentMethod",
+    "PaymentStatus",
+    "Pledge",
+    "PledgeEvent",
+    "PledgeStatus",
+    "PledgerKind",
+    "Role",
+    "User",
+    "Visibility",
+    "parse_reference",
+    "utcnow",
+]

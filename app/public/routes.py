@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from flask import abort, jsonify, redirect, render_template, url_for
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from app.extensions import db
+from app.public import bp
+from app.security import public
+from app.services import campaigns
+
+
+@bp.get("/")
+@public
+def index() -> Response | str:
+    live = campaigns.public_campaigns()
+    if len(live) == 1:
+        return redirect(url_for("public.campaign", slug=live[0].slug))
+    return render_template("public/campaigns.html", campaigns=live)
+
+
+@bp.get("/campaigns")
+@public
+def campaign_list() -> str:
+    return render_template("public/campaigns.html", campaigns=campaigns.public_campaigns())
+
+
+@bp.get("/campaigns/<slug>")
+@public
+def campaign(slug: str) -> str:
+    found = campaigns.get_public(slug)
+    if found is None:
+        abort(404)
+    return render_template(
+        "public/campaign.html",
+        campaign=found,
+        days_left=campaigns.days_left(found),
+        councils_needed=campaigns.councils_needed(found),
+        supporters=campaigns.recent_supporters(found),
+        councils=campaigns.wall_of_councils(found),
+    )
+
+
+@bp.get("/healthz")
+@public
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means the database is not usable
+        db.session.rollback()
+        return jsonify({"status": "error", "database": "unavailable"}), 503
+    return jsonify({"status": "ok", "database": "ok"}), 200

@@ -1,0 +1,117 @@
+"""Who may use which route, safe redirects and the response headers every page gets.
+
+Every view declares its access with one of the decorators below; the access test walks the URL
+map and fails for a view that declares nothing, so no route can be added without saying who may
+use it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, abort, current_app, g, request
+from flask_login import current_user
+
+from app.models import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ACCESS_ATTRIBUTE = "_pledgeline_access"
+
+
+def public(view: F) -> F:
+    """Anyone may use this view, signed in or not."""
+    setattr(view, ACCESS_ATTRIBUTE, ("public",))
+    return view
+
+
+def signed_in(view: F) -> F:
+    """Any signed-in user; anonymous visitors are sent to sign in."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        return view(*args, **kwargs)
+
+    setattr(wrapped, ACCESS_ATTRIBUTE, ("signed_in",))
+    return wrapped  # type: ignore[return-value]
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Only users with one of `roles`: anonymous visitors go to sign in, anyone else gets 403."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if not current_user.has_role(*roles):
+                current_app.logger.warning(
+                    "forbidden: user %s (%s) on %s", current_user.id, current_user.role, request.endpoint
+                )
+                abort(403)
+            return view(*args, **kwargs)
+
+        setattr(wrapped, ACCESS_ATTRIBUTE, ("roles", *sorted(r.value for r in roles)))
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def is_safe_next(target: str | None) -> bool:
+    """True only for a relative path on this site: "/account", never "//evil.com" or "https:x"."""
+    if not target or not isinstance(target, str):
+        return False
+    if any(ch in target for ch in "\\\r\n\t\x00") or not target.startswith("/") or target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None, default: str) -> str:
+    return target if target is not None and is_safe_next(target) else default
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return str(g.csp_nonce)
+
+
+def set_security_headers(response: Response) -> Response:
+    nonce = csp_nonce()
+    stripe_js = current_app.config.get("STRIPE_JS_ORIGIN", "https://js.stripe.com")
+    stripe_api = current_app.config.get("STRIPE_API_ORIGIN", "https://api.stripe.com")
+    policy = {
+        "default-src": "'self'",
+        "script-src": f"'self' 'nonce-{nonce}' {stripe_js}",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": f"'self' {stripe_api}",
+        "frame-src": stripe_js,
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    response.headers.setdefault("Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items()))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config.get("HSTS"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if current_user.is_authenticated:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(set_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -1,0 +1,1 @@
+"""Business rules as plain functions: called the same way by views, CLI commands and tests."""

@@ -1,0 +1,56 @@
+"""Template filters and globals: money, London time and the GOV.UK Frontend macros."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+from app.money import format_pence
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def london(value: datetime | None) -> datetime | None:
+    return value.astimezone(LONDON) if value is not None else None
+
+
+def format_datetime(value: datetime | None) -> str:
+    """"28 November 2026, 5:30pm" in UK time."""
+    local = london(value)
+    if local is None:
+        return ""
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local.day} {local:%B %Y}, {hour}:{local:%M}{local.strftime('%p').lower()}"
+
+
+def format_date(value: date | datetime | None) -> str:
+    """"28 November 2026" (a datetime is shown as its UK date)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(LONDON).date()
+    return f"{value.day} {value:%B %Y}"
+
+
+def init_app(app: Flask) -> None:
+    assert app.jinja_loader is not None  # noqa: S101 - Flask always sets one
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    WTFormsHelpers(app)
+    app.jinja_env.filters["money"] = format_pence
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.globals["demo_mode"] = app.config.get("DEMO_MODE", False)
