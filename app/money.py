@@ -13,7 +13,7 @@ from functools import total_ordering
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 SUPPORTED_CURRENCIES = frozenset(SYMBOLS)
 
-_AMOUNT = re.compile(r"^(?P<pounds>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<pence>\d{1,2}))?$")
+_AMOUNT = re.compile(r"^(?P<pounds>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<pence>\d{1,2}))?$", re.ASCII)
 
 
 class MoneyError(ValueError):
@@ -56,7 +56,7 @@ class Money:
             raise MoneyError("Enter an amount greater than zero.")
         match = _AMOUNT.match(cleaned)
         if not cleaned or match is None or not (match["pounds"] or match["pence"]):
-            if re.fullmatch(r"\d*\.\d{3,}", cleaned.replace(",", "")):
+            if re.fullmatch(r"\d*\.\d{3,}", cleaned.replace(",", ""), re.ASCII):
                 raise MoneyError("Enter the amount in pounds and pence, like 10.50 (no fractions of a penny).")
             raise MoneyError("Enter the amount in pounds, like 2500 or 2500.50.")
         pounds = int((match["pounds"] or "0").replace(",", ""))

@@ -1,0 +1,138 @@
+"""One factory per model; pledges and payments go through the services so totals stay true."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from itertools import count
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from app.extensions import db
+from app.models import (
+    Campaign,
+    CampaignStatus,
+    CouncilType,
+    Frequency,
+    FundingModel,
+    Organisation,
+    OrganisationKind,
+    PaymentMethod,
+    Pledge,
+    PledgerKind,
+    PledgeStatus,
+    Role,
+    User,
+    Visibility,
+    utcnow,
+)
+from app.money import Money
+from app.services import accounts, payments, pledges
+
+PASSWORD = "correct horse battery staple"
+_PASSWORD_HASH = accounts.hash_password(PASSWORD)
+_tokens = count(1)
+
+
+class _Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "commit"
+
+
+class OrganisationFactory(_Base):
+    class Meta:
+        model = Organisation
+
+    name = factory.Sequence(lambda n: f"Testshire Council {n}")
+    slug = factory.Sequence(lambda n: f"testshire-{n}")
+    kind = OrganisationKind.COUNCIL
+    council_type = CouncilType.DISTRICT
+    population = 100_000
+
+
+class SponsorFactory(OrganisationFactory):
+    name = factory.Sequence(lambda n: f"Sponsor {n} Ltd")
+    slug = factory.Sequence(lambda n: f"sponsor-{n}")
+    kind = OrganisationKind.SPONSOR
+    council_type = None
+    population = None
+
+
+class UserFactory(_Base):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@example.org")
+    name = factory.Sequence(lambda n: f"User {n}")
+    password_hash = _PASSWORD_HASH
+    role = Role.PLEDGER
+
+
+class CampaignFactory(_Base):
+    class Meta:
+        model = Campaign
+
+    slug = factory.Sequence(lambda n: f"campaign-{n}")
+    title = factory.Sequence(lambda n: f"Campaign {n}")
+    summary = "Fund a shared role for councils."
+    body = "Why this matters.\n\nWhat happens next."
+    target_pence = 48_000_00
+    currency = "GBP"
+    funding_model = FundingModel.ALL_OR_NOTHING
+    min_councils = 3
+    opens_at = factory.LazyFunction(lambda: utcnow() - timedelta(days=10))
+    closes_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=20))
+    funding_starts_on = date(2027, 4, 1)
+    funding_ends_on = date(2028, 3, 31)
+    annual_cost_pence = 48_000_00
+    status = CampaignStatus.LIVE
+
+
+def make_pledge(
+    campaign: Campaign,
+    *,
+    pounds: str = "25",
+    kind: PledgerKind = PledgerKind.INDIVIDUAL,
+    frequency: Frequency = Frequency.ONE_OFF,
+    instalments: int | None = None,
+    status: PledgeStatus = PledgeStatus.COMMITTED,
+    conditional: bool = False,
+    visibility: Visibility = Visibility.PUBLIC,
+    organisation: Organisation | None = None,
+    name: str = "Pat Pledger",
+    email: str = "pat@example.org",
+    message: str | None = None,
+    paid_instalments: int = 0,
+    show_on_wall: bool = True,
+) -> Pledge:
+    """A pledge made and moved through the real services, committed to the database."""
+    if kind == PledgerKind.COUNCIL and organisation is None:
+        organisation = OrganisationFactory()
+    pledge = pledges.create_pledge(
+        campaign,
+        pledges.PledgeRequest(
+            kind=kind,
+            name=name,
+            email=email,
+            amount=Money.parse(pounds),
+            frequency=frequency,
+            instalment_count=instalments,
+            method=PaymentMethod.INVOICE if kind == PledgerKind.COUNCIL else PaymentMethod.CARD,
+            conditional=conditional,
+            visibility=visibility,
+            message=message,
+            organisation=organisation,
+            show_on_wall=show_on_wall,
+            submission_token=f"test-{next(_tokens)}",
+        ),
+    )
+    if status != PledgeStatus.PENDING:
+        pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="test")
+    for instalment in pledge.instalments[:paid_instalments]:
+        payments.mark_succeeded(payments.open_card_payment(instalment))
+    if status not in (PledgeStatus.PENDING, PledgeStatus.COMMITTED) and pledge.status != status:
+        pledges.change_status(pledge, status, reason="test")
+    db.session.commit()
+    return pledge

@@ -1,0 +1,129 @@
+"""Test helpers: a page-checking client and sign-in."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _StructureChecker(HTMLParser):
+    """Finds unclosed or mis-nested tags, and collects the title and headings."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, int]] = []
+        self.problems: list[str] = []
+        self.title = ""
+        self.h1: list[str] = []
+        self._in: str | None = None
+        self.ids: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids[value] = self.ids.get(value, 0) + 1
+        if tag in VOID:
+            return
+        self.stack.append((tag, self.getpos()[0]))
+        if tag in ("title", "h1"):
+            self._in = tag
+            if tag == "h1":
+                self.h1.append("")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1][0] != tag:
+            open_tag = self.stack[-1] if self.stack else None
+            self.problems.append(f"</{tag}> at line {self.getpos()[0]} closes {open_tag}")
+            # Recover: pop to the matching tag if it is open.
+            names = [t for t, _ in self.stack]
+            if tag in names:
+                while self.stack and self.stack[-1][0] != tag:
+                    self.stack.pop()
+                self.stack.pop()
+            return
+        self.stack.pop()
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "title":
+            self.title += data
+        elif self._in == "h1":
+            self.h1[-1] += data
+
+
+def check_html(html: str) -> _StructureChecker:
+    checker = _StructureChecker()
+    checker.feed(html)
+    checker.close()
+    problems = list(checker.problems)
+    if checker.stack:
+        problems.append(f"unclosed tags: {checker.stack}")
+    duplicates = [i for i, n in checker.ids.items() if n > 1]
+    if duplicates:
+        problems.append(f"duplicate ids: {duplicates}")
+    assert not problems, "\n".join(problems)
+    assert '<html lang="en"' in html
+    return checker
+
+
+class PageClient:
+    """Fetch pages and check each one as a person would meet it (after Notify's client_request)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def get(self, url: str, *, status: int = 200, **kwargs: Any) -> TestResponse:
+        response = self.client.get(url, **kwargs)
+        assert response.status_code == status, f"GET {url}: {response.status_code}, wanted {status}"
+        if response.mimetype == "text/html":
+            self.check(response)
+        return response
+
+    def post(self, url: str, data: dict[str, Any] | None = None, *, status: int = 302, **kwargs: Any) -> TestResponse:
+        response = self.client.post(url, data=data or {}, **kwargs)
+        assert response.status_code == status, f"POST {url}: {response.status_code}, wanted {status}"
+        if response.mimetype == "text/html" and status != 302:
+            self.check(response)
+        return response
+
+    @staticmethod
+    def check(response: TestResponse) -> _StructureChecker:
+        html = response.get_data(as_text=True)
+        checker = check_html(html)
+        title = " ".join(checker.title.split())
+        assert title.endswith("– Pledgeline"), f"title {title!r}"
+        assert len(checker.h1) == 1, f"expected one h1, found {checker.h1}"
+        for form in re.findall(r"<form[^>]*>", html):
+            if 'method="post"' in form.lower():
+                assert "csrf_token" in html, "a POST form without a CSRF token"
+        return checker
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'id="csrf_token" name="csrf_token" type="hidden" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {url}"
+    return match[1]
+
+
+def sign_in(client: FlaskClient, email: str, password: str, *, next_url: str = "") -> TestResponse:
+    token = csrf_token(client, "/account/sign-in")
+    return client.post(
+        "/account/sign-in", data={"email": email, "password": password, "csrf_token": token, "next": next_url}
+    )
