@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEntry
 from app.models.campaign import PUBLIC_STATUSES, Campaign, CampaignStatus, CampaignUpdate, FundingModel
+from app.models.email import EmailMessage, EmailStatus
 from app.models.organisation import CouncilType, Organisation, OrganisationKind
 from app.models.payment import Payment, PaymentStatus
 from app.models.pledge import (
@@ -18,6 +19,7 @@ from app.models.pledge import (
     Visibility,
     parse_reference,
 )
+from app.models.stripe_event import StripeEvent
 from app.models.types import utcnow
 from app.models.user import Role, User
 
@@ -30,6 +32,8 @@ __all__ = [
     "CampaignStatus",
     "CampaignUpdate",
     "CouncilType",
+    "EmailMessage",
+    "EmailStatus",
     "Frequency",
     "FundingModel",
     "Instalment",
@@ -44,6 +48,7 @@ __all__ = [
     "PledgeStatus",
     "PledgerKind",
     "Role",
+    "StripeEvent",
     "User",
     "Visibility",
     "parse_reference",

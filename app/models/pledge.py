@@ -124,6 +124,10 @@ class Pledge(db.Model):  # type: ignore[name-defined,misc]
     )
     # What this pledge promises inside the campaign's funding period (amount x instalments there).
     commitment_pence: Mapped[int] = mapped_column(Integer)
+    # Card pledges: the Stripe customer, the SetupIntent that saved the card and the saved card.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_setup_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_payment_method_id: Mapped[str | None] = mapped_column(String(255))
     # One token per rendered form: a double-submitted form finds the first pledge, never a second.
     submission_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Payment providers. Only `gateway` talks to Stripe."""
