@@ -1,29 +1,37 @@
-"""Configuration, read only from environment variables (a `.env` file is honoured)."""
+"""Configuration, read only from environment variables (a `.env` file is honoured).
+
+Each class holds its environment's defaults. The environment variables are read when the app is
+created (`config_class()`), never at import: a process, a test or the CLI always gets the
+environment as it is at that moment, and importing this module changes nothing.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
-
-load_dotenv(BASE_DIR / ".env")
+DOTENV_PATH = BASE_DIR / ".env"
 
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"  # noqa: S105 - refused in production
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 - refused in production
+MIN_SECRET_KEY_LENGTH = 32
 
 
-def _bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or not value.strip():
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
+def database_url(url: str | None) -> str:
+    """The SQLAlchemy URL for DATABASE_URL (a SQLite file under instance/ when it is unset)."""
+    url = (url or "").strip()
     if not url:
         return f"sqlite:///{INSTANCE_DIR / 'pledgeline.sqlite3'}"
     # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
@@ -38,84 +46,135 @@ class Config:
     """Settings shared by every environment."""
 
     ENV_NAME = "development"
-    DEBUG = _bool("FLASK_DEBUG")
+    DEBUG = False
     TESTING = False
-    SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
+    SECRET_KEY = DEV_SECRET_KEY
 
-    SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
+    SQLALCHEMY_DATABASE_URI = database_url(None)
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
 
     # Sessions: HttpOnly and SameSite=Lax always; Secure wherever we are served over HTTPS.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    SESSION_COOKIE_SECURE = False
     SESSION_COOKIE_NAME = "pledgeline_session"
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_SECURE = False
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
 
     WTF_CSRF_TIME_LIMIT = 60 * 60 * 4
     MAX_CONTENT_LENGTH = 1024 * 1024
 
-    REDIS_URL = os.environ.get("REDIS_URL", "").strip()
-    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    REDIS_URL = ""
+    RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_ATTEMPT_LIMIT = os.environ.get("LOGIN_ATTEMPT_LIMIT", "10 per 5 minutes")
+    LOGIN_ATTEMPT_LIMIT = "10 per 5 minutes"
 
-    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
-    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
-    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
-    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+    STRIPE_SECRET_KEY = ""
+    STRIPE_PUBLISHABLE_KEY = ""
+    STRIPE_WEBHOOK_SECRET = ""
+    STRIPE_API_BASE = ""
 
-    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
-    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
-    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
-    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
-    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Pledgeline <pledges@localgov.digital>")
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_USE_TLS = False
+    MAIL_DEFAULT_SENDER = "Pledgeline <pledges@localgov.digital>"
 
     # Whether a demo banner is shown: true whenever we are not talking to real Stripe.
-    DEMO_MODE = not os.environ.get("STRIPE_SECRET_KEY")
+    DEMO_MODE = True
     HSTS = False
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> dict[str, Any]:
+        """The settings the environment variables give; a variable left unset keeps the default."""
+
+        def get(name: str) -> str | None:
+            value = environ.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        settings: dict[str, Any] = {}
+        if get("FLASK_DEBUG") is not None:
+            settings["DEBUG"] = _bool(get("FLASK_DEBUG"))
+        if get("SECRET_KEY") is not None:
+            settings["SECRET_KEY"] = get("SECRET_KEY")
+        if get("DATABASE_URL") is not None:
+            settings["SQLALCHEMY_DATABASE_URI"] = database_url(get("DATABASE_URL"))
+        if get("SESSION_COOKIE_SECURE") is not None:
+            secure = _bool(get("SESSION_COOKIE_SECURE"))
+            settings["SESSION_COOKIE_SECURE"] = settings["REMEMBER_COOKIE_SECURE"] = secure
+        if get("REDIS_URL") is not None:
+            settings["REDIS_URL"] = settings["RATELIMIT_STORAGE_URI"] = get("REDIS_URL")
+        if get("LOGIN_ATTEMPT_LIMIT") is not None:
+            settings["LOGIN_ATTEMPT_LIMIT"] = get("LOGIN_ATTEMPT_LIMIT")
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
+            if get(name) is not None:
+                settings[name] = get(name)
+        for name in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER"):
+            if get(name) is not None:
+                settings[name] = get(name)
+        if get("MAIL_PORT") is not None:
+            settings["MAIL_PORT"] = int(get("MAIL_PORT") or "25")
+        if get("MAIL_USE_TLS") is not None:
+            settings["MAIL_USE_TLS"] = _bool(get("MAIL_USE_TLS"))
+        settings["DEMO_MODE"] = get("STRIPE_SECRET_KEY") is None
+        return settings
 
 
 class TestConfig(Config):
-    """Settings for the test suite: an in-memory-like database is supplied by the fixtures."""
+    """Settings for the test suite: the fixtures supply the database through `create_app(test_config)`."""
 
     ENV_NAME = "test"
     TESTING = True
-    SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 - tests only
+    SECRET_KEY = TEST_SECRET_KEY
     WTF_CSRF_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     # Any outside call the tests forgot to point somewhere real fails loudly.
     STRIPE_API_BASE = "http://you-forgot-to-start-localstripe.invalid"
     MAIL_SERVER = ""
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> dict[str, Any]:
+        # Only the database: a developer's real secrets or mail server never reach a test run.
+        url = environ.get("DATABASE_URL", "").strip()
+        return {"SQLALCHEMY_DATABASE_URI": database_url(url)} if url else {}
+
 
 class ProductionConfig(Config):
-    """Settings for a real deployment: refuses to start without a proper secret."""
+    """Settings for a real deployment: refuses to start without a proper secret (`check_production`)."""
 
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS = True
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> dict[str, Any]:
+        settings = super().from_environment(environ)
+        # Production is served over HTTPS only: no variable may send the cookies in clear.
+        settings.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+        return settings
+
 
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete; the app must not start."""
 
 
-def check_production(config: dict[str, object]) -> None:
+def check_production(config: Mapping[str, object]) -> None:
     """Refuse to run in production with DEBUG on or a missing, short or default SECRET_KEY."""
     if config.get("DEBUG"):
         raise ConfigError("DEBUG must be off in production (unset FLASK_DEBUG).")
-    key = str(config.get("SECRET_KEY") or "")
-    if not key or key == DEV_SECRET_KEY:
-        raise ConfigError("Set SECRET_KEY to a long random value (at least 32 characters).")
-    if len(key) < 32:
-        raise ConfigError("SECRET_KEY is too short: use at least 32 random characters.")
+    key = str(config.get("SECRET_KEY") or "").strip()
+    if not key or key in (DEV_SECRET_KEY, TEST_SECRET_KEY):
+        raise ConfigError(f"Set SECRET_KEY to a long random value (at least {MIN_SECRET_KEY_LENGTH} characters).")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} random characters "
+            '(python -c "import secrets; print(secrets.token_urlsafe(48))").'
+        )
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -125,9 +184,19 @@ CONFIGS: dict[str, type[Config]] = {
 }
 
 
-def config_class() -> type[Config]:
-    name = os.environ.get("PLEDGELINE_ENV", "development").strip().lower()
+def read_environment() -> dict[str, str]:
+    """The process environment over the `.env` file's values (a real variable always wins)."""
+    from_file = {k: v for k, v in dotenv_values(DOTENV_PATH).items() if v is not None} if DOTENV_PATH.is_file() else {}
+    return {**from_file, **os.environ}
+
+
+def config_class(environ: Mapping[str, str] | None = None) -> type[Config]:
+    """The settings for PLEDGELINE_ENV (development, test or production), read from the environment now."""
+    environ = read_environment() if environ is None else environ
+    name = environ.get("PLEDGELINE_ENV", "development").strip().lower() or "development"
     try:
-        return CONFIGS[name]
+        base = CONFIGS[name]
     except KeyError:
         raise ConfigError(f"PLEDGELINE_ENV must be one of {', '.join(CONFIGS)}, not {name!r}.") from None
+    # A subclass carrying this moment's environment, so `app.config.from_object` reads it as usual.
+    return type(base.__name__, (base,), {"__doc__": base.__doc__, **base.from_environment(environ)})

@@ -127,3 +127,37 @@ def sign_in(client: FlaskClient, email: str, password: str, *, next_url: str = "
     return client.post(
         "/account/sign-in", data={"email": email, "password": password, "csrf_token": token, "next": next_url}
     )
+
+
+def production_app(monkeypatch: Any, database_url: str) -> Any:
+    """The app exactly as `create_app()` builds it with PLEDGELINE_ENV=production, on the test database.
+
+    Use it as a context manager; it closes its database connections on the way out so the
+    per-test clean-up is not kept waiting. Push `app.app_context()` before invoking its CLI: the
+    test app's context is already active, and Flask's CLI would otherwise run in that one.
+    """
+    import secrets
+    from contextlib import contextmanager
+    from pathlib import Path
+
+    import config
+    from app import create_app
+    from app.extensions import db
+
+    @contextmanager
+    def build() -> Any:
+        monkeypatch.setattr(config, "DOTENV_PATH", Path("/nonexistent/pledgeline/.env"))
+        for name in ("FLASK_DEBUG", "SESSION_COOKIE_SECURE", "REDIS_URL", "STRIPE_SECRET_KEY", "MAIL_SERVER"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("PLEDGELINE_ENV", "production")
+        monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        app = create_app()
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+    return build()
