@@ -19,7 +19,7 @@ def london(value: datetime | None) -> datetime | None:
 
 
 def format_datetime(value: datetime | None) -> str:
-    """"28 November 2026, 5:30pm" in UK time."""
+    """A moment in UK time, like "28 November 2026, 5:30pm"."""
     local = london(value)
     if local is None:
         return ""
@@ -28,12 +28,29 @@ def format_datetime(value: datetime | None) -> str:
 
 
 def format_date(value: date | datetime | None) -> str:
-    """"28 November 2026" (a datetime is shown as its UK date)."""
+    """A date like "28 November 2026" (a datetime is shown as its UK date)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(LONDON).date()
     return f"{value.day} {value:%B %Y}"
+
+
+FREQUENCY_SUFFIX = {"monthly": " a month", "annually": " a year"}
+
+
+def every(frequency: object) -> str:
+    """The words that follow an amount to say how often: "£10" + " a month"; "" for one-off.
+
+    Takes a `Frequency`, its value ("monthly") or its label ("Monthly").
+    """
+    return FREQUENCY_SUFFIX.get(str(getattr(frequency, "value", frequency)).lower(), "")
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """A count with its noun: "1 pledge", "1,157 pledges"; plural(n, "person", "people") for irregulars."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {word}"
 
 
 def init_app(app: Flask) -> None:
@@ -53,4 +70,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_pence
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["every"] = every
+    app.jinja_env.filters["plural"] = plural
     app.jinja_env.globals["demo_mode"] = app.config.get("DEMO_MODE", False)
