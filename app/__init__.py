@@ -17,6 +17,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_object(settings)
     if test_config:
         app.config.update(test_config)
+    from app.payments import gateway
+
+    # The page's Content-Security-Policy must allow Stripe.js from wherever it is served.
+    app.config["STRIPE_JS_ORIGIN"], app.config["STRIPE_API_ORIGIN"] = gateway.origins_for(app.config)
     if app.config["ENV_NAME"] == "production":
         config_module.check_production(app.config)
 
@@ -40,12 +44,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.account import init_login
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
+    from app.pledges import bp as pledges_bp
     from app.public import bp as public_bp
     from app.sponsor import bp as sponsor_bp
     from app.treasurer import bp as treasurer_bp
+    from app.webhooks import bp as webhooks_bp
 
     init_login(login_manager)
-    for blueprint in (public_bp, api_bp, account_bp, treasurer_bp, sponsor_bp, admin_bp):
+    for blueprint in (public_bp, pledges_bp, webhooks_bp, api_bp, account_bp, treasurer_bp, sponsor_bp, admin_bp):
         app.register_blueprint(blueprint)
 
     from app.cli import register as register_cli

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 from flask import Flask
@@ -10,10 +11,12 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.models import Organisation, Role
-from app.services import accounts, demo, totals
+from app.services import accounts, card_payments, demo, email, totals
 
 users = AppGroup("users", help="Manage user accounts.")
 totals_group = AppGroup("totals", help="Check campaign totals against the ledger.")
+payments_group = AppGroup("payments", help="Collect card payments.")
+mail_group = AppGroup("mail", help="Deliver queued email.")
 
 
 @users.command("create")
@@ -51,6 +54,23 @@ def verify_totals() -> None:
     sys.exit(1)
 
 
+@payments_group.command("collect-due")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Collect as if today were this date.")
+def collect_due(on: datetime | None) -> None:
+    """Charge every card instalment that is due (safe to run twice at once)."""
+    report = card_payments.collect_due(on.date() if on else None)
+    email.deliver_queued()
+    click.echo(str(report))
+    if report.unavailable:
+        sys.exit(2)
+
+
+@mail_group.command("send-queued")
+def send_queued() -> None:
+    """Deliver email left in the queue (for example after a mail server outage)."""
+    click.echo(f"{email.deliver_queued(limit=1000)} message(s) sent.")
+
+
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Load the demo campaign, councils, pledges and accounts (safe to run again)."""
@@ -68,4 +88,6 @@ def seed_demo() -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(totals_group)
+    app.cli.add_command(payments_group)
+    app.cli.add_command(mail_group)
     app.cli.add_command(seed_demo)

@@ -63,6 +63,8 @@ class Payment(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while one process is calling Stripe for this payment, so no other process calls too.
+    charge_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     pledge: Mapped[Pledge] = relationship()
     instalment: Mapped[Instalment | None] = relationship()

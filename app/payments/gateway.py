@@ -94,8 +94,8 @@ class RefundResult:
     status: str
 
 
-def _settings() -> dict[str, Any]:
-    config = current_app.config
+def _settings(config: Any = None) -> dict[str, Any]:
+    config = config if config is not None else current_app.config
     secret = config.get("STRIPE_SECRET_KEY") or LOCAL_SECRET_KEY
     base = config.get("STRIPE_API_BASE") or ("" if config.get("STRIPE_SECRET_KEY") else LOCAL_API_BASE)
     return {"secret": secret, "base": base}
@@ -115,9 +115,9 @@ def js_url() -> str:
     return f"{base}/js.stripe.com/v3/" if base else "https://js.stripe.com/v3/"
 
 
-def origins() -> tuple[str, str]:
+def origins_for(config: Any) -> tuple[str, str]:
     """(script origin, API origin) for the Content-Security-Policy."""
-    base = _settings()["base"]
+    base = _settings(config)["base"]
     if base:
         return base, base
     return "https://js.stripe.com", "https://api.stripe.com"
@@ -197,6 +197,11 @@ def retrieve_setup(setup_intent_id: str) -> SavedCard:
     )
 
 
+def intent_from_dict(data: dict[str, Any]) -> ChargeResult:
+    """Read a PaymentIntent (from the API or a webhook event) into our own result type."""
+    return _charge_result(data)
+
+
 def _charge_result(data: dict[str, Any]) -> ChargeResult:
     charge = data.get("latest_charge")
     if isinstance(charge, dict):
@@ -212,7 +217,7 @@ def _charge_result(data: dict[str, Any]) -> ChargeResult:
     return ChargeResult(
         status=status,
         payment_intent_id=data.get("id"),
-        amount_pence=int(data.get("amount") or 0),
+        amount_pence=int(data.get("amount_received") or data.get("amount") or 0),
         currency=str(data.get("currency") or "").upper(),
         client_secret=data.get("client_secret"),
         charge_id=charge,
@@ -228,7 +233,6 @@ def charge_saved_card(
     currency: str,
     customer_id: str,
     payment_method_id: str,
-    description: str,
     metadata: dict[str, str],
 ) -> ChargeResult:
     """Charge a saved card off-session. Our payment row's id is the idempotency key.
@@ -245,7 +249,6 @@ def charge_saved_card(
                 "payment_method": payment_method_id,
                 "off_session": True,
                 "confirm": True,
-                "description": description,
                 "metadata": {**metadata, "payment_id": str(payment_id)},
             },
             options={"idempotency_key": f"pledgeline-payment-{payment_id}"},

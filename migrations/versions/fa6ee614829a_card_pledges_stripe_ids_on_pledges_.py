@@ -53,6 +53,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_email_message_pledge_id'), ['pledge_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_email_message_status'), ['status'], unique=False)
 
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('charge_started_at', sa.DateTime(), nullable=True))
+
     with op.batch_alter_table('pledge', schema=None) as batch_op:
         batch_op.add_column(sa.Column('stripe_customer_id', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('stripe_setup_intent_id', sa.String(length=255), nullable=True))
@@ -71,6 +74,9 @@ def downgrade():
         batch_op.drop_column('stripe_payment_method_id')
         batch_op.drop_column('stripe_setup_intent_id')
         batch_op.drop_column('stripe_customer_id')
+
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.drop_column('charge_started_at')
 
     with op.batch_alter_table('email_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_email_message_status'))

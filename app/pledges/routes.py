@@ -1,0 +1,236 @@
+"""Card pledges: the form, card capture, confirmation, 3-D Secure, and the pledger's own pages.
+
+Pages about one pledge are reached through a signed token (emailed to the pledger), never by a
+guessable id.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from app.extensions import db, limiter
+from app.models import Payment, PaymentStatus, Pledge, PledgerKind, PaymentMethod, Visibility
+from app.payments import gateway
+from app.pledges import bp
+from app.pledges.forms import ActionForm, ConfirmCardForm, MyPledgesLinkForm, PledgeForm
+from app.security import public
+from app.services import campaigns, card_payments, email, links, pledges
+
+
+def _pledge_or_404(token: str) -> Pledge:
+    pledge_id = links.pledge_id_from(token)
+    pledge = db.session.get(Pledge, pledge_id) if pledge_id is not None else None
+    if pledge is None:
+        abort(404)
+    return pledge
+
+
+def _unavailable(message: str, retry_url: str, *, retry_data: dict[str, str] | None = None) -> tuple[str, int]:
+    return render_template(
+        "pledges/try_again.html", message=message, retry_url=retry_url, retry_data=retry_data or {},
+        form=ActionForm(),
+    ), 503
+
+
+@bp.route("/campaigns/<slug>/pledge", methods=["GET", "POST"])
+@public
+def new(slug: str):
+    campaign = campaigns.get_public(slug)
+    if campaign is None:
+        abort(404)
+    if not pledges.accepting_pledges(campaign):
+        return render_template("pledges/closed.html", campaign=campaign), 410
+    form = PledgeForm(campaign)
+    if request.method == "GET" and current_user.is_authenticated:
+        form.name.data, form.email.data = current_user.name, current_user.email
+    if form.validate_on_submit():
+        assert form.money is not None  # noqa: S101 - set by validate_amount
+        request_data = pledges.PledgeRequest(
+            kind=PledgerKind.INDIVIDUAL,
+            name=form.name.data.strip(),
+            email=form.email.data.strip(),
+            amount=form.money,
+            frequency=form.frequency.data,
+            instalment_count=form.instalment_count,
+            method=PaymentMethod.CARD,
+            conditional=form.is_conditional,
+            visibility=Visibility(form.visibility.data),
+            message=(form.message.data or "").strip() or None,
+            user=current_user if current_user.is_authenticated else None,
+            submission_token=form.submission_token.data,
+        )
+        try:
+            pledge = pledges.create_pledge(campaign, request_data)
+        except pledges.PledgeError as error:
+            db.session.rollback()
+            form.amount.errors = [str(error)]
+        else:
+            db.session.commit()
+            current_app.logger.info("pledge %s started on %s", pledge.reference, campaign.slug)
+            return redirect(url_for("pledges.card", token=links.pledge_token(pledge.id)))
+    status = 400 if request.method == "POST" else 200
+    return render_template("pledges/new.html", campaign=campaign, form=form), status
+
+
+@bp.route("/pledges/<token>/card", methods=["GET", "POST"])
+@public
+def card(token: str):
+    pledge = _pledge_or_404(token)
+    if pledge.method != PaymentMethod.CARD or not pledge.is_live and pledge.status.value != "pending":
+        return redirect(url_for("pledges.confirmation", token=token))
+    form = ConfirmCardForm()
+    error = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            payment = card_payments.record_saved_card(pledge, form.setup_intent.data)
+        except gateway.GatewayUnavailable as problem:
+            db.session.rollback()
+            return _unavailable(problem.message, url_for("pledges.card", token=token),
+                                retry_data={"setup_intent": form.setup_intent.data})
+        except (card_payments.CardFlowError, gateway.GatewayError) as problem:
+            db.session.rollback()
+            error = getattr(problem, "message", None) or str(problem)
+        else:
+            if payment is not None and payment.status == PaymentStatus.REQUIRES_ACTION:
+                return redirect(url_for("pledges.authenticate", token=token, payment_id=payment.id))
+            if payment is not None and payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED):
+                error = payment.failure_message or "Your card payment did not go through."
+            else:
+                return redirect(url_for("pledges.confirmation", token=token))
+    try:
+        setup = card_payments.start_card_setup(pledge)
+    except gateway.GatewayUnavailable as problem:
+        db.session.rollback()
+        return _unavailable(problem.message, url_for("pledges.card", token=token))
+    return render_template(
+        "pledges/card.html",
+        pledge=pledge,
+        form=form,
+        error=error,
+        client_secret=setup.client_secret,
+        stripe_js=gateway.js_url(),
+        publishable_key=gateway.publishable_key(),
+        schedule=card_payments.describe_schedule(pledge),
+    ), (402 if error else 200)
+
+
+@bp.get("/pledges/<token>")
+@public
+def confirmation(token: str):
+    pledge = _pledge_or_404(token)
+    latest = db.session.scalars(
+        select(Payment).where(Payment.pledge_id == pledge.id).order_by(Payment.id.desc()).limit(1)
+    ).first()
+    return render_template(
+        "pledges/confirmation.html",
+        pledge=pledge,
+        token=token,
+        latest=latest,
+        schedule=card_payments.describe_schedule(pledge),
+        my_pledges_url=url_for("pledges.my_pledges", token=links.my_pledges_token(pledge.email)),
+    )
+
+
+@bp.route("/pledges/<token>/payments/<int:payment_id>/confirm", methods=["GET", "POST"])
+@public
+def authenticate(token: str, payment_id: int):
+    pledge = _pledge_or_404(token)
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.pledge_id != pledge.id:
+        abort(404)
+    form = ActionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            card_payments.refresh_payment(payment)
+        except gateway.GatewayUnavailable as problem:
+            db.session.rollback()
+            return _unavailable(problem.message, url_for("pledges.authenticate", token=token, payment_id=payment_id))
+        if payment.status == PaymentStatus.SUCCEEDED:
+            flash("Thank you: your bank confirmed the payment.", "success")
+        return redirect(url_for("pledges.confirmation", token=token))
+    if payment.status != PaymentStatus.REQUIRES_ACTION:
+        return redirect(url_for("pledges.confirmation", token=token))
+    try:
+        client_secret = card_payments.client_secret_for(payment)
+    except gateway.GatewayUnavailable as problem:
+        return _unavailable(problem.message, request.path)
+    return render_template(
+        "pledges/authenticate.html", pledge=pledge, payment=payment, form=form, client_secret=client_secret,
+        stripe_js=gateway.js_url(), publishable_key=gateway.publishable_key(),
+    )
+
+
+@bp.route("/my-pledges", methods=["GET", "POST"])
+@public
+@limiter.limit("5 per hour", methods=["POST"])
+def request_link():
+    form = MyPledgesLinkForm()
+    if form.validate_on_submit():
+        address = form.email.data.strip().lower()
+        if db.session.scalar(select(Pledge.id).where(Pledge.email == address).limit(1)) is not None:
+            email.queue("my_pledges_link", address, "Your pledges on Pledgeline", my_pledges_url=links.my_pledges_url(address))
+            email.commit_and_deliver()
+        # The same answer either way, so this page does not reveal who has pledged.
+        return render_template("pledges/link_sent.html", address=address)
+    return render_template("pledges/request_link.html", form=form), (400 if request.method == "POST" else 200)
+
+
+def _my_pledges_email(token: str) -> str:
+    address = links.email_from(token)
+    if address is None:
+        abort(404)
+    return address
+
+
+@bp.get("/my-pledges/<token>")
+@public
+def my_pledges(token: str):
+    address = _my_pledges_email(token)
+    rows = db.session.scalars(
+        select(Pledge)
+        .options(selectinload(Pledge.instalments), selectinload(Pledge.campaign))
+        .where(Pledge.email == address)
+        .order_by(Pledge.created_at.desc())
+        .limit(200)
+    ).all()
+    payments_by_pledge: dict[int, list[Payment]] = {p.id: [] for p in rows}
+    if rows:
+        for payment in db.session.scalars(
+            select(Payment).where(Payment.pledge_id.in_(payments_by_pledge)).order_by(Payment.created_at)
+        ):
+            payments_by_pledge[payment.pledge_id].append(payment)
+    return render_template(
+        "pledges/my_pledges.html", address=address, pledges=rows, payments=payments_by_pledge, token=token,
+        pledge_token=links.pledge_token, form=ActionForm(),
+    )
+
+
+@bp.route("/my-pledges/<token>/<int:pledge_id>/cancel", methods=["GET", "POST"])
+@public
+def cancel(token: str, pledge_id: int):
+    address = _my_pledges_email(token)
+    pledge = db.session.get(Pledge, pledge_id)
+    if pledge is None or pledge.email != address:
+        abort(404)
+    form = ActionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            card_payments.cancel_pledge(pledge)
+        except card_payments.CardFlowError as error:
+            db.session.rollback()
+            flash(str(error), "info")
+        else:
+            flash(f"Your pledge {pledge.reference} is cancelled. No further payments will be taken.", "success")
+        return redirect(url_for("pledges.my_pledges", token=token))
+    return render_template("pledges/cancel.html", pledge=pledge, form=form, token=token,
+                           schedule=card_payments.describe_schedule(pledge))
