@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db, limiter
-from tests.helpers import PageClient
+from tests.helpers import FreshGlobalsClient, PageClient
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,7 @@ def app(database_url: str) -> Iterator[Flask]:
     if database_url.startswith("postgresql"):
         _reset_postgres(database_url)
     application = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    application.test_client_class = FreshGlobalsClient
     from flask_migrate import upgrade
 
     with application.app_context():

@@ -161,3 +161,21 @@ def production_app(monkeypatch: Any, database_url: str) -> Any:
                 db.engine.dispose()
 
     return build()
+
+
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose every request starts with an empty `flask.g`, as in production.
+
+    The fixtures keep one app context open for a whole test (so it can use `db.session`), and
+    Flask runs a request inside an app context that is already open, `g` and all. Without this,
+    what one request keeps in `g` leaks into the next: Flask-Login's signed-in user (another
+    client's cookies would be ignored), Flask-WTF's CSRF token and the CSP nonce.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        from flask import g, has_app_context
+
+        if has_app_context():
+            for name in list(g):
+                g.pop(name)
+        return super().open(*args, **kwargs)

@@ -6,10 +6,16 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField, Submi
 from wtforms.validators import Email, InputRequired, Length
 
 
+def _strip(value: object) -> object:
+    # Pasted or autofilled addresses often carry spaces; the Email check would refuse them.
+    return value.strip() if isinstance(value, str) else value
+
+
 class SignInForm(FlaskForm):
     email = StringField(
         "Email address",
         widget=GovTextInput(),
+        filters=[_strip],
         validators=[
             InputRequired(message="Enter your email address"),
             Length(max=254, message="Email address must be 254 characters or fewer"),
