@@ -1,0 +1,186 @@
+"""Every page a visitor or a signed-in user can reach passes axe-core (WCAG 2.2 AA and best
+practice) in a real Chromium, logs no errors, and reflows on a phone without sideways scrolling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from app.extensions import db
+from app.models import (
+    CampaignStatus,
+    CampaignUpdate,
+    Frequency,
+    FundingModel,
+    PledgerKind,
+    PledgeStatus,
+    Role,
+    Visibility,
+    utcnow,
+)
+from tests.browser.browsing import Browse
+from tests.factories import PASSWORD, CampaignFactory, OrganisationFactory, SponsorFactory, UserFactory, make_pledge
+
+pytestmark = pytest.mark.browser
+
+
+@dataclass(frozen=True)
+class Site:
+    live: str  # path of a live campaign with councils, supporters, messages and an update
+    failed: str  # path of a campaign that closed without reaching its target
+
+
+@pytest.fixture
+def site() -> Site:
+    """A small but complete site: every section of every page has something in it."""
+    leeds = OrganisationFactory(name="Leeds City Council")
+    quiet = OrganisationFactory(name="Quiet District Council")
+    northgate = SponsorFactory(name="Northgate Civic Fund")
+    campaign = CampaignFactory(
+        title="Pipeline community manager 2027/28",
+        summary="Fund a community manager for a year to help councils share and reuse their work.",
+        min_councils=3,
+    )
+    make_pledge(campaign, pounds="4,000", kind=PledgerKind.COUNCIL, organisation=leeds, conditional=True)
+    make_pledge(
+        campaign, pounds="1,000", kind=PledgerKind.COUNCIL, organisation=quiet, conditional=True, show_on_wall=False
+    )
+    make_pledge(
+        campaign,
+        pounds="10",
+        frequency=Frequency.MONTHLY,
+        instalments=12,
+        name="Ada Lovelace",
+        email="pledger@example.org",
+        message="Sharing what works saves us all time.",
+    )
+    make_pledge(
+        campaign, pounds="50", visibility=Visibility.NAME_HIDDEN, paid_instalments=1, status=PledgeStatus.FULFILLED
+    )
+    make_pledge(campaign, pounds="70", visibility=Visibility.ANONYMOUS)
+    db.session.add(CampaignUpdate(campaign=campaign, title="The campaign is open", body="Pledges are open."))
+    failed = CampaignFactory(
+        title="Shared accessibility auditor 2025/26",
+        status=CampaignStatus.FAILED,
+        funding_model=FundingModel.KEEP_WHAT_YOU_RAISE,
+        opens_at=utcnow() - timedelta(days=60),
+        closes_at=utcnow() - timedelta(days=5),
+    )
+    UserFactory(email="pledger@example.org", name="Pat Pledger", role=Role.PLEDGER, organisation=leeds)
+    UserFactory(email="treasurer@example.org", name="Tessa Treasurer", role=Role.TREASURER)
+    UserFactory(email="sponsor@example.org", name="Sam Sponsor", role=Role.SPONSOR, organisation=northgate)
+    UserFactory(email="admin@example.org", name="Ada Admin", role=Role.ADMIN)
+    site = Site(live=f"/campaigns/{campaign.slug}", failed=f"/campaigns/{failed.slug}")
+    db.session.commit()  # ends the read transaction, so the server thread can write freely
+    return site
+
+
+@pytest.mark.parametrize("page_name", ["home", "campaign list", "live campaign", "failed campaign"])
+def test_public_pages_are_accessible(browse: Browse, site: Site, page_name: str) -> None:
+    path = {"home": "/", "campaign list": "/campaigns", "live campaign": site.live, "failed campaign": site.failed}
+    browse.goto(path[page_name])
+    browse.assert_accessible()
+
+
+@pytest.mark.parametrize("path", ["/campaigns/no-such-campaign", "/no-such-page"])
+def test_not_found_page_is_accessible(browse: Browse, path: str) -> None:
+    page = browse.goto(path, status=404)
+    assert page.get_by_role("heading", level=1).inner_text() == "Page not found"
+    browse.assert_accessible()
+
+
+def test_sign_in_page_is_accessible(browse: Browse) -> None:
+    browse.goto("/account/sign-in")
+    browse.assert_accessible()
+
+
+def test_sign_in_errors_are_accessible(browse: Browse, site: Site) -> None:
+    page = browse.sign_in("pledger@example.org", "not the password", expect_success=False)
+    assert page.title().startswith("Error: ")
+    assert page.get_by_role("alert").get_by_text("Enter a correct email address and password").is_visible()
+    browse.assert_accessible()
+
+
+def test_sign_in_with_nothing_entered_is_accessible(browse: Browse) -> None:
+    page = browse.goto("/account/sign-in")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").get_by_text("Enter your email address").is_visible()
+    browse.assert_accessible()
+
+
+@pytest.mark.parametrize(
+    ("email", "path"),
+    [
+        ("pledger@example.org", "/account/"),
+        ("treasurer@example.org", "/treasurer/"),
+        ("sponsor@example.org", "/sponsor/"),
+        ("admin@example.org", "/admin/"),
+    ],
+)
+def test_signed_in_pages_are_accessible(browse: Browse, site: Site, email: str, path: str) -> None:
+    browse.sign_in(email, PASSWORD)
+    browse.goto(path)
+    browse.assert_accessible()
+
+
+def test_forbidden_page_is_accessible(browse: Browse, site: Site) -> None:
+    browse.sign_in("pledger@example.org", PASSWORD)
+    page = browse.goto("/treasurer/", status=403)
+    assert page.get_by_role("heading", level=1).inner_text() == "You do not have permission to see this page"
+    browse.assert_accessible()
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_campaign_page_fits_a_phone_screen(browse: Browse, site: Site, width: int) -> None:
+    """No sideways scrolling at phone widths (WCAG 1.4.10 Reflow is judged at 320 CSS pixels)."""
+    browse.page.set_viewport_size({"width": width, "height": 800})
+    for path in (site.live, "/campaigns"):
+        page = browse.goto(path)
+        scroll_width, client_width = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll_width <= client_width, f"{path} at {width}px scrolls sideways: {scroll_width}px wide"
+
+
+def test_wide_tables_scroll_inside_their_box_on_a_phone(browse: Browse, site: Site) -> None:
+    browse.page.set_viewport_size({"width": 320, "height": 800})
+    browse.sign_in("admin@example.org", PASSWORD)
+    for path in ("/treasurer/", "/admin/"):
+        page = browse.goto(path)
+        scroll_width, client_width = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll_width <= client_width, f"{path} at 320px scrolls sideways: {scroll_width}px wide"
+        browse.assert_accessible()
+
+
+def test_pages_carry_pledgeline_branding_not_gov_uk(browse: Browse, site: Site) -> None:
+    page = browse.goto(site.live)
+    header = page.locator(".govuk-generic-header")
+    assert "Pledgeline" in header.inner_text()
+    assert "LocalGov Digital" in header.inner_text()
+    assert header.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(0, 98, 94)"
+    assert page.locator(".govuk-header__logotype, .govuk-footer__crown, .govuk-logo-dot").count() == 0
+    font = page.locator(".govuk-body").first.evaluate("el => getComputedStyle(el).fontFamily")
+    assert "GDS Transport" not in font
+    assert "Helvetica" in font
+    assert page.locator("meta[name=theme-color]").get_attribute("content") == "#00625e"
+    fonts_declared = page.evaluate(
+        "() => [...document.styleSheets].flatMap(s => [...s.cssRules])"
+        ".filter(r => r instanceof CSSFontFaceRule).map(r => r.cssText)"
+    )
+    assert fonts_declared == [], f"the stylesheet declares fonts: {fonts_declared}"
+
+
+def test_the_accessibility_check_does_find_problems(browse: Browse) -> None:
+    """Guards the guard: a page with a known fault must fail, so a silent axe cannot pass everything."""
+    page = browse.goto("/account/sign-in")
+    page.evaluate(
+        """() => document.querySelector("main").insertAdjacentHTML("beforeend",
+        '<img src="/static/images/favicon.svg"><input type="text">')"""
+    )
+    found = {violation["id"] for violation in browse.axe()}
+    assert {"image-alt", "label"} <= found, found
