@@ -83,6 +83,9 @@ class Config:
     MAIL_PASSWORD = ""
     MAIL_USE_TLS = False
     MAIL_DEFAULT_SENDER = "Pledgeline <pledges@localgov.digital>"
+    # The address people reach the service at: links in emails are built from it, never from
+    # the Host header of whatever request happened to cause the email.
+    PUBLIC_URL = "http://127.0.0.1:5000"
 
     # Whether a demo banner is shown: true whenever we are not talking to real Stripe.
     DEMO_MODE = True
@@ -113,7 +116,7 @@ class Config:
         for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
             if get(name) is not None:
                 settings[name] = get(name)
-        for name in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER"):
+        for name in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "PUBLIC_URL"):
             if get(name) is not None:
                 settings[name] = get(name)
         if get("MAIL_PORT") is not None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 
@@ -53,3 +57,28 @@ def init_app(app: Flask) -> None:
         event.listen(engine, "begin", _sqlite_begin)
     if not event.contains(Session, "before_flush", _refuse_history_changes):
         event.listen(Session, "before_flush", _refuse_history_changes)
+
+
+T = TypeVar("T")
+
+
+def retry_if_busy(work: Callable[[], T], *, attempts: int = 8) -> T:
+    """Run a unit of work, starting it again if SQLite reports the database busy.
+
+    SQLite lets one writer in at a time; a transaction that read before another process wrote
+    cannot upgrade to a write and gets "database is locked" at once (waiting cannot help). The
+    cure is to roll back and run the whole unit again, which our jobs are written to allow.
+    PostgreSQL waits on row locks instead, so this never fires there.
+    """
+    from app.extensions import db
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as error:
+            db.session.rollback()
+            message = str(error.orig).lower()
+            if attempt == attempts or ("locked" not in message and "busy" not in message):
+                raise
+            time.sleep(0.05 * attempt + random.random() * 0.05)  # noqa: S311 - jitter, not security
+    raise AssertionError("unreachable")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+from contextlib import contextmanager
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.extensions import db, limiter
@@ -31,24 +33,38 @@ def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
 
 
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+@contextmanager
+def _private_postgres_database(url: str) -> Iterator[str]:
+    """A fresh database of our own on the server TEST_DATABASE_URL names, dropped afterwards.
+
+    Runs that share a server (two developers, or CI beside a developer) never see each other's data.
+    """
+    server = make_url(url)
+    name = f"pledgeline_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return _database_url(tmp_path_factory)
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = _database_url(tmp_path_factory)
+    if url.startswith("postgresql"):
+        with _private_postgres_database(url) as private:
+            yield private
+    else:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def app(database_url: str) -> Iterator[Flask]:
     """The application, its schema built by the real migrations (not create_all)."""
-    if database_url.startswith("postgresql"):
-        _reset_postgres(database_url)
     application = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     application.test_client_class = FreshGlobalsClient
     from flask_migrate import upgrade

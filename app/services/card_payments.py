@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.database import retry_if_busy
 from app.extensions import db
 from app.models import (
     Campaign,
@@ -171,6 +172,16 @@ def charge_instalment(instalment: Instalment) -> Payment:
             payments.mark_failed(payment, error.message)
             db.session.commit()
             return payment
+        if result.payment_intent_id:
+            # Keep Stripe's id at once, in its own commit: whatever happens next, a retry or a
+            # webhook can finish this payment from Stripe's record instead of charging again.
+            db.session.execute(
+                update(Payment)
+                .where(Payment.id == payment.id, Payment.stripe_payment_intent_id.is_(None))
+                .values(stripe_payment_intent_id=result.payment_intent_id)
+                .execution_options(synchronize_session=False)
+            )
+            db.session.commit()
         db.session.refresh(payment)
     apply_result(payment, result)
     email.commit_and_deliver()
@@ -330,18 +341,27 @@ def due_instalments(today: date) -> list[int]:
 def collect_due(today: date | None = None) -> CollectionReport:
     """Charge every due instalment off-session. Safe to run twice at once: see `charge_instalment`."""
     report = CollectionReport()
-    for instalment_id in due_instalments(today or utcnow().date()):
+    due = due_instalments(today or utcnow().date())
+    db.session.commit()
+
+    def charge(instalment_id: int) -> Payment | None:
         instalment = db.session.get(Instalment, instalment_id)
         if instalment is None or instalment.status != InstalmentStatus.SCHEDULED:
-            continue
+            db.session.commit()
+            return None
+        return charge_instalment(instalment)
+
+    for instalment_id in due:
         try:
-            payment = charge_instalment(instalment)
+            payment = retry_if_busy(lambda: charge(instalment_id))  # noqa: B023 - called at once
         except gateway.GatewayUnavailable:
             db.session.rollback()
             report.unavailable += 1
             continue
         except CardFlowError:
             db.session.rollback()
+            continue
+        if payment is None:
             continue
         report.charged += 1
         if payment.status == PaymentStatus.SUCCEEDED:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from urllib.parse import urlsplit
+
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 PLEDGE_LINK_DAYS = 60
@@ -38,9 +40,16 @@ def email_from(token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def external_url(endpoint: str, **values: object) -> str:
+    """An absolute link for an email, built on PUBLIC_URL (works in a request, the CLI or cron)."""
+    public = urlsplit(str(current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"))
+    adapter = current_app.url_map.bind(public.netloc, script_name=public.path or "/", url_scheme=public.scheme)
+    return adapter.build(endpoint, values, force_external=True)
+
+
 def my_pledges_url(email: str) -> str:
-    return url_for("pledges.my_pledges", token=my_pledges_token(email), _external=True)
+    return external_url("pledges.my_pledges", token=my_pledges_token(email))
 
 
 def pledge_url(endpoint: str, pledge_id: int, **values: object) -> str:
-    return url_for(endpoint, token=pledge_token(pledge_id), _external=True, **values)
+    return external_url(endpoint, token=pledge_token(pledge_id), **values)
