@@ -136,3 +136,43 @@ def make_pledge(
         pledges.change_status(pledge, status, reason="test")
     db.session.commit()
     return pledge
+
+
+# Who requests the routes in the access and security tests; "anonymous" has no account.
+ACTORS = ("anonymous", "pledger", "council_contact", "sponsor", "treasurer", "admin")
+
+
+def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
+    """One user per actor, and sample data to fill every route's URL variables.
+
+    Returns the users by actor and the sample values that tests/data/access.toml's `{names}` refer
+    to. The pledger owns a pending card pledge with an open payment; tokens are the signed links
+    the pledger would be emailed.
+    """
+    from app.services import links  # imported here: only the route tests need it
+
+    council = OrganisationFactory(name="Access Borough Council", slug="access-borough")
+    sponsor = SponsorFactory(name="Access Sponsor Ltd", slug="access-sponsor")
+    users = {
+        "pledger": UserFactory(email="pledger@example.org", name="Pat Pledger"),
+        "council_contact": UserFactory(email="contact@access-borough.example", organisation=council),
+        "sponsor": UserFactory(email="sponsor@example.org", role=Role.SPONSOR, organisation=sponsor),
+        "treasurer": UserFactory(email="treasurer@example.org", role=Role.TREASURER),
+        "admin": UserFactory(email="admin@example.org", role=Role.ADMIN),
+    }
+    campaign = CampaignFactory(slug="access-campaign")
+    draft = CampaignFactory(slug="access-draft", status=CampaignStatus.DRAFT)
+    pledge = make_pledge(campaign, status=PledgeStatus.PENDING, name="Pat Pledger", email="pledger@example.org")
+    payment = payments.open_card_payment(pledge.instalments[0])
+    db.session.commit()
+    samples = {
+        "campaign_slug": campaign.slug,
+        "draft_slug": draft.slug,
+        "organisation_slug": council.slug,
+        "pledge_id": str(pledge.id),
+        "pledge_reference": pledge.reference,
+        "payment_id": str(payment.id),
+        "pledge_token": links.pledge_token(pledge.id),
+        "my_pledges_token": links.my_pledges_token(pledge.email),
+    }
+    return users, samples

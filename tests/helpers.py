@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import re
+import secrets
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
+import pytest
+from flask import Flask, g, has_app_context, url_for
 from flask.testing import FlaskClient
+from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
+
+import config
+from app import create_app
+from app.extensions import db
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -129,38 +141,27 @@ def sign_in(client: FlaskClient, email: str, password: str, *, next_url: str = "
     )
 
 
-def production_app(monkeypatch: Any, database_url: str) -> Any:
+@contextmanager
+def production_app(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Flask]:
     """The app exactly as `create_app()` builds it with PLEDGELINE_ENV=production, on the test database.
 
-    Use it as a context manager; it closes its database connections on the way out so the
-    per-test clean-up is not kept waiting. Push `app.app_context()` before invoking its CLI: the
-    test app's context is already active, and Flask's CLI would otherwise run in that one.
+    It closes its database connections on the way out so the per-test clean-up is not kept
+    waiting. Push `app.app_context()` before invoking its CLI: the test app's context is already
+    active, and Flask's CLI would otherwise run in that one.
     """
-    import secrets
-    from contextlib import contextmanager
-    from pathlib import Path
-
-    import config
-    from app import create_app
-    from app.extensions import db
-
-    @contextmanager
-    def build() -> Any:
-        monkeypatch.setattr(config, "DOTENV_PATH", Path("/nonexistent/pledgeline/.env"))
-        for name in ("FLASK_DEBUG", "SESSION_COOKIE_SECURE", "REDIS_URL", "STRIPE_SECRET_KEY", "MAIL_SERVER"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("PLEDGELINE_ENV", "production")
-        monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
-        monkeypatch.setenv("DATABASE_URL", database_url)
-        app = create_app()
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-
-    return build()
+    monkeypatch.setattr(config, "DOTENV_PATH", Path("/nonexistent/pledgeline/.env"))
+    for name in ("FLASK_DEBUG", "SESSION_COOKIE_SECURE", "REDIS_URL", "STRIPE_SECRET_KEY", "MAIL_SERVER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PLEDGELINE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    app = create_app()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 class FreshGlobalsClient(FlaskClient):
@@ -173,9 +174,49 @@ class FreshGlobalsClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
-        from flask import g, has_app_context
-
         if has_app_context():
             for name in list(g):
                 g.pop(name)
         return super().open(*args, **kwargs)
+
+
+ACCESS_TABLE_PATH = Path(__file__).parent / "data" / "access.toml"
+ACCESS_OUTCOMES = ("ok", "signin", "403", "404")
+# Methods Flask adds to every rule by itself.
+IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+
+def load_access_table() -> dict[str, Any]:
+    with ACCESS_TABLE_PATH.open("rb") as file:
+        return tomllib.load(file)
+
+
+def route_keys(app: Flask) -> list[tuple[str, Rule, str]]:
+    """("GET public.index", rule, "GET") for every rule and method the app serves, static files aside."""
+    keys = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(set(rule.methods or ()) - IMPLICIT_METHODS):
+            keys.append((f"{method} {rule.endpoint}", rule, method))
+    return sorted(keys, key=lambda k: k[0])
+
+
+def route_url(app: Flask, rule: Rule, row: dict[str, Any], table: dict[str, Any], samples: dict[str, str]) -> str:
+    """The URL of `rule` with each variable filled from the row's `args` or the table's `[arguments]`."""
+    templates = {**table.get("arguments", {}), **row.get("args", {})}
+    missing = sorted(set(rule.arguments) - set(templates))
+    assert not missing, (
+        f"{rule.rule} ({rule.endpoint}) has URL variables {missing} that tests/data/access.toml cannot fill: "
+        f'add them under [arguments] or as args = {{ name = "{{sample}}" }} on its row '
+        f"(samples: {', '.join(sorted(samples))})"
+    )
+    try:
+        values = {name: templates[name].format(**samples) for name in rule.arguments}
+    except KeyError as error:
+        raise AssertionError(
+            f"tests/data/access.toml refers to sample {error} for {rule.endpoint}; "
+            f"known samples: {', '.join(sorted(samples))} (see tests/factories.py make_route_world)"
+        ) from None
+    with app.test_request_context():
+        return url_for(rule.endpoint, **values)
