@@ -123,3 +123,14 @@ def save_card(client: stripe.StripeClient, setup_intent_id: str, card: str = "pm
             intent = client.v1.setup_intents.confirm(setup_intent_id, params={})
     assert intent.status == "succeeded", intent.status
     return str(intent.payment_method)
+
+
+@contextmanager
+def unreachable(app: Flask) -> Iterator[None]:
+    """Point the app at a loopback port nothing listens on, as if Stripe were down."""
+    saved = app.config["STRIPE_API_BASE"]
+    app.config["STRIPE_API_BASE"] = f"http://127.0.0.1:{free_port()}"
+    try:
+        yield
+    finally:
+        app.config["STRIPE_API_BASE"] = saved

@@ -111,7 +111,7 @@ class PledgeForm(FlaskForm):
 
     @property
     def instalment_count(self) -> int | None:
-        if self.frequency.data == Frequency.ONE_OFF.value or not self.instalments.data:
+        if self.frequency.data == Frequency.ONE_OFF.value or not (self.instalments.data or "").isdigit():
             return None
         return int(self.instalments.data)
 
@@ -127,7 +127,7 @@ class PledgeForm(FlaskForm):
         self.money = money
 
     def validate_instalments(self, field: StringField) -> None:
-        if self.frequency.data != Frequency.ONE_OFF.value and field.data:
+        if self.frequency.data != Frequency.ONE_OFF.value and field.data and field.data.isascii() and field.data.isdigit():
             if not 2 <= int(field.data) <= pledges.MAX_INSTALMENTS:
                 raise ValidationError(f"Enter a number of payments between 2 and {pledges.MAX_INSTALMENTS}")
 
