@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, make_url, text
 from app import create_app
 from app.extensions import db, limiter
 from tests.helpers import FreshGlobalsClient, PageClient
+from tests.stripe_server import LocalStripe, pointed_at
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,3 +117,20 @@ def runner(app: Flask):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def is_postgres(app: Flask) -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def localstripe_server() -> Iterator[LocalStripe]:
+    """One real localstripe process for the run (started only by tests that ask for it)."""
+    server = LocalStripe()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def localstripe(app: Flask, localstripe_server: LocalStripe) -> Iterator[LocalStripe]:
+    """localstripe, emptied, with the app pointed at it for this test."""
+    localstripe_server.flush()
+    with pointed_at(app, localstripe_server):
+        yield localstripe_server
