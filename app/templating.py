@@ -10,6 +10,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from app.money import format_pence
+from app.services.pledges import accepting_pledges
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -73,3 +74,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["every"] = every
     app.jinja_env.filters["plural"] = plural
     app.jinja_env.globals["demo_mode"] = app.config.get("DEMO_MODE", False)
+    # The campaign page offers the pledge form by the same rule the form itself enforces.
+    app.jinja_env.globals["accepting_pledges"] = accepting_pledges

@@ -77,10 +77,29 @@ def site() -> Site:
     return site
 
 
-@pytest.mark.parametrize("page_name", ["home", "campaign list", "live campaign", "failed campaign"])
+PUBLIC_PAGES = {
+    "home": lambda site: "/",
+    "campaign list": lambda site: "/campaigns",
+    "live campaign": lambda site: site.live,
+    "failed campaign": lambda site: site.failed,
+    "pledge form": lambda site: site.live + "/pledge",
+    "find your pledges": lambda site: "/my-pledges",
+}
+
+
+@pytest.mark.parametrize("page_name", PUBLIC_PAGES)
 def test_public_pages_are_accessible(browse: Browse, site: Site, page_name: str) -> None:
-    path = {"home": "/", "campaign list": "/campaigns", "live campaign": site.live, "failed campaign": site.failed}
-    browse.goto(path[page_name])
+    browse.goto(PUBLIC_PAGES[page_name](site))
+    browse.assert_accessible()
+
+
+def test_pledge_form_errors_are_accessible(browse: Browse, site: Site) -> None:
+    page = browse.goto(site.live)
+    page.get_by_role("button", name="Make a pledge").click()
+    page.wait_for_url("**/pledge")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue to card details").click()
+    assert page.title().startswith("Error: ")
     browse.assert_accessible()
 
 
