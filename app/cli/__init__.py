@@ -74,15 +74,19 @@ def send_queued() -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Load the demo campaign, councils, pledges and accounts (safe to run again)."""
-    result = demo.seed()
+    try:
+        result = demo.seed()
+    except demo.DemoRefused as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
     db.session.commit()
     if result.created:
         click.echo(f"Demo data loaded: {result.pledges} pledges from {result.councils} councils and individuals.")
     else:
         click.echo("Demo data is already loaded; nothing changed.")
     click.echo("Demo accounts (for this demo only):")
-    for role, email, password in demo.DEMO_ACCOUNTS:
-        click.echo(f"  {role:<10} {email:<36} password: {password}")
+    for role, address, password in demo.DEMO_ACCOUNTS:
+        click.echo(f"  {role:<10} {address:<36} password: {password}")
 
 
 def register(app: Flask) -> None:

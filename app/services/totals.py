@@ -94,10 +94,7 @@ def apply(campaign_id: int, before: Contribution, after: Contribution, *, counci
     if council and after.counted != before.counted:
         values["council_count"] = _council_count_query(campaign_id)
     db.session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        update(Campaign).where(Campaign.id == campaign_id).values(**values).execution_options(synchronize_session=False)
     )
     _expire(campaign_id)
 
@@ -115,10 +112,14 @@ def _council_count_query(campaign_id: int):  # type: ignore[no-untyped-def]
 
 
 def _expire(campaign_id: int) -> None:
-    """The UPDATE ran in SQL; make a loaded Campaign re-read its totals on next access."""
-    for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, Campaign) and obj.id == campaign_id:
-            db.session.expire(obj, [*TOTAL_FIELDS, "totals_version"])
+    """The UPDATE ran in SQL; make a loaded Campaign re-read its totals on next access.
+
+    Looked up by key, not by scanning the identity map: a batch job that changes thousands of
+    pledges in one session must not pay for every object it has loaded on every change.
+    """
+    campaign = db.session.identity_map.get(db.session.identity_key(Campaign, campaign_id))
+    if campaign is not None:
+        db.session.expire(campaign, [*TOTAL_FIELDS, "totals_version"])
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,9 @@ def from_ledger(campaign_id: int) -> Totals:
         select(
             func.coalesce(func.sum(case((live, Pledge.commitment_pence), else_=0)), 0),
             func.count(case((live, Pledge.id))),
-            func.count(distinct(case((and_(live, Pledge.pledger_kind == PledgerKind.COUNCIL), Pledge.organisation_id)))),
+            func.count(
+                distinct(case((and_(live, Pledge.pledger_kind == PledgerKind.COUNCIL), Pledge.organisation_id)))
+            ),
         ).where(Pledge.campaign_id == campaign_id)
     ).one()
     paid = Payment.amount_pence - Payment.refunded_pence
