@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -24,7 +26,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that
@@ -32,8 +34,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+# SQLite allows one writer at a time. A transaction that reads and later writes must say so when it
+# begins (BEGIN IMMEDIATE): otherwise, if another connection writes in between, its write fails at
+# once with "database is locked" (waiting cannot help: its snapshot is stale). So every request
+# that may change something, and every block in `write_transaction()`, begins IMMEDIATE; plain
+# page views begin deferred and never block anyone. PostgreSQL needs none of this.
+_IMMEDIATE: ContextVar[bool] = ContextVar("sqlite_begin_immediate", default=False)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    writing = _IMMEDIATE.get() or (has_request_context() and request.method not in SAFE_METHODS)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """Finish the current transaction, and begin the next one as a writer (on SQLite).
+
+    Use it around the part of a unit of work that follows a slow outside call (Stripe, SMTP), so
+    that the reads it makes and the writes that follow are one consistent step.
+    """
+    from app.extensions import db
+
+    db.session.commit()
+    token = _IMMEDIATE.set(True)
+    try:
+        yield
+    finally:
+        _IMMEDIATE.reset(token)
 
 
 def _refuse_history_changes(session: Session, _context: Any, _instances: Any) -> None:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.database import retry_if_busy
+from app.database import retry_if_busy, write_transaction
 from app.extensions import db
 from app.models import (
     Campaign,
@@ -64,9 +64,11 @@ def start_card_setup(pledge: Pledge) -> gateway.SetupSession:
     session = gateway.start_card_setup(
         email=pledge.email, name=pledge.name, metadata=_metadata(pledge), customer_id=pledge.stripe_customer_id
     )
-    pledge.stripe_customer_id = session.customer_id
-    pledge.stripe_setup_intent_id = session.setup_intent_id
-    db.session.commit()
+    with write_transaction():
+        db.session.refresh(pledge)
+        pledge.stripe_customer_id = session.customer_id
+        pledge.stripe_setup_intent_id = session.setup_intent_id
+        db.session.commit()
     return session
 
 
@@ -81,12 +83,14 @@ def record_saved_card(pledge: Pledge, setup_intent_id: str) -> Payment | None:
         raise CardFlowError("That card was not saved for this pledge. Try again.")
     if saved.status != "succeeded" or not saved.payment_method_id:
         raise CardFlowError("Your card has not been saved yet. Enter your card details and try again.")
-    _use_card(pledge, saved.payment_method_id, saved.customer_id)
-    if pledge.status == PledgeStatus.PENDING and pledge.is_conditional:
-        _commit_conditional(pledge)
-        email.commit_and_deliver()
-        return None
-    db.session.commit()
+    with write_transaction():
+        db.session.refresh(pledge)
+        _use_card(pledge, saved.payment_method_id, saved.customer_id)
+        if pledge.status == PledgeStatus.PENDING and pledge.is_conditional:
+            _commit_conditional(pledge)
+            email.commit_and_deliver()
+            return None
+        db.session.commit()
     if pledge.status == PledgeStatus.PENDING:
         return charge_instalment(pledge.instalments[0])
     return None
@@ -115,6 +119,11 @@ def _commit_conditional(pledge: Pledge) -> None:
 
 def _open_payment_for(instalment: Instalment) -> Payment:
     """The instalment's unfinished card payment, or a new one written and committed now."""
+    with write_transaction():
+        return _open_payment_in_transaction(instalment)
+
+
+def _open_payment_in_transaction(instalment: Instalment) -> Payment:
     existing = db.session.scalar(
         select(Payment).where(
             Payment.instalment_id == instalment.id,
@@ -168,23 +177,26 @@ def charge_instalment(instalment: Instalment) -> Payment:
             raise
         except gateway.GatewayError as error:
             # Stripe refused the request itself: nothing was charged; record why.
-            db.session.refresh(payment)
-            payments.mark_failed(payment, error.message)
-            db.session.commit()
+            with write_transaction():
+                db.session.refresh(payment)
+                payments.mark_failed(payment, error.message)
+                db.session.commit()
             return payment
         if result.payment_intent_id:
             # Keep Stripe's id at once, in its own commit: whatever happens next, a retry or a
             # webhook can finish this payment from Stripe's record instead of charging again.
-            db.session.execute(
-                update(Payment)
-                .where(Payment.id == payment.id, Payment.stripe_payment_intent_id.is_(None))
-                .values(stripe_payment_intent_id=result.payment_intent_id)
-                .execution_options(synchronize_session=False)
-            )
-            db.session.commit()
+            with write_transaction():
+                db.session.execute(
+                    update(Payment)
+                    .where(Payment.id == payment.id, Payment.stripe_payment_intent_id.is_(None))
+                    .values(stripe_payment_intent_id=result.payment_intent_id)
+                    .execution_options(synchronize_session=False)
+                )
+                db.session.commit()
+    with write_transaction():
         db.session.refresh(payment)
-    apply_result(payment, result)
-    email.commit_and_deliver()
+        apply_result(payment, result)
+        email.commit_and_deliver()
     return payment
 
 
@@ -196,6 +208,7 @@ STALE_CLAIM = timedelta(minutes=15)
 def _claim(payment: Payment) -> bool:
     """Atomically mark the payment as being charged by us; False if someone else holds it."""
     now = utcnow()
+    db.session.commit()
     claimed = db.session.execute(
         update(Payment)
         .where(
@@ -283,8 +296,11 @@ def refresh_payment(payment: Payment) -> Payment:
     """Ask Stripe where a payment stands (after the pledger authenticates in the browser)."""
     if not payment.stripe_payment_intent_id:
         return payment
-    apply_result(payment, gateway.retrieve_charge(payment.stripe_payment_intent_id))
-    email.commit_and_deliver()
+    result = gateway.retrieve_charge(payment.stripe_payment_intent_id)
+    with write_transaction():
+        db.session.refresh(payment)
+        apply_result(payment, result)
+        email.commit_and_deliver()
     return payment
 
 
