@@ -17,11 +17,14 @@ help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP_PY): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Pledgeline needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ". Run: make PYTHON=python3.12 ...")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 $(STAMP_NPM): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Pledgeline needs Node.js 20 or newer (with npm) to build its stylesheet." >&2; exit 1; }
+	@node -e 'const v = process.versions.node; if (+v.split(".")[0] < 20) { console.error("Pledgeline needs Node.js 20 or newer; this is " + v + "."); process.exit(1) }'
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -43,7 +46,7 @@ db: $(STAMP_PY) ## Apply database migrations
 seed: db ## Load the demo campaign and accounts (safe to repeat)
 	$(FLASK) seed-demo
 
-run: install seed ## Install everything, migrate, seed the demo and serve on http://127.0.0.1:5000
+run: install seed ## Install everything, migrate, seed the demo and serve on http://127.0.0.1:5000 (PORT=… to change)
 	$(BIN)/python -m scripts.dev_server
 
 lint: $(STAMP_PY) ## Ruff lint and format check
