@@ -227,3 +227,47 @@ def test_instalments_are_never_charged_twice_by_the_database(localstripe: LocalS
     with pytest.raises(IntegrityError):
         payments.open_card_payment(instalment)
     db.session.rollback()
+
+
+def test_a_scheduled_charge_needing_authentication_emails_the_pledger_a_link(
+    localstripe: LocalStripe, runner
+) -> None:
+    campaign = CampaignFactory()
+    pledge = _pledge(campaign, pounds="9", frequency=Frequency.MONTHLY, instalments=2)
+    # The card needed no check when first saved and charged...
+    first = _saved(pledge, localstripe)
+    assert first is not None and first.status == PaymentStatus.SUCCEEDED
+    # ...then the pledger changes to a card whose bank asks every time.
+    setup = card_payments.start_card_setup(pledge)
+    save_card(localstripe.client(), setup.setup_intent_id, "4000002500003155")
+    assert card_payments.record_saved_card(pledge, setup.setup_intent_id) is None  # nothing due today
+
+    due = pledge.instalments[1].due_on.isoformat()
+    result = runner.invoke(args=["payments", "collect-due", "--date", due])
+
+    assert result.exit_code == 0, result.output
+    assert "1 need the pledger to confirm" in result.output
+    db.session.rollback()
+    mail = _emails("confirm_payment")
+    assert len(mail) == 1 and mail[0].to_address == pledge.email
+    assert "/confirm" in mail[0].body and "£9.00" in mail[0].body
+    # Running it again the same day sends nothing more and charges nothing more.
+    runner.invoke(args=["payments", "collect-due", "--date", due])
+    db.session.rollback()
+    assert len(_emails("confirm_payment")) == 1
+    assert len(_stripe_intents(localstripe)) == 2
+
+
+def test_collect_due_reports_stripe_unreachable_with_a_non_zero_exit(app: Flask, localstripe: LocalStripe, runner) -> None:
+    from tests.stripe_server import unreachable
+
+    campaign = CampaignFactory()
+    pledge = _pledge(campaign, pounds="9", frequency=Frequency.MONTHLY, instalments=2)
+    _saved(pledge, localstripe)
+    due = pledge.instalments[1].due_on.isoformat()
+    with unreachable(app):
+        result = runner.invoke(args=["payments", "collect-due", "--date", due])
+    assert result.exit_code == 2 and "1 left for later" in result.output
+    result = runner.invoke(args=["payments", "collect-due", "--date", due])
+    assert result.exit_code == 0 and "1 paid" in result.output
+    assert len(_stripe_intents(localstripe)) == 2
