@@ -3,6 +3,8 @@
 from app.models.audit import AuditEntry
 from app.models.campaign import PUBLIC_STATUSES, Campaign, CampaignStatus, CampaignUpdate, FundingModel
 from app.models.email import EmailMessage, EmailStatus
+from app.models.invoice import Invoice, InvoiceCounter, InvoiceKind, InvoiceStatus
+from app.models.match import MatchEligibility, MatchOffer, MatchStatus
 from app.models.organisation import CouncilType, Organisation, OrganisationKind
 from app.models.payment import Payment, PaymentStatus
 from app.models.pledge import (
@@ -37,7 +39,14 @@ __all__ = [
     "Frequency",
     "FundingModel",
     "Instalment",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceKind",
+    "InvoiceStatus",
     "InstalmentStatus",
+    "MatchEligibility",
+    "MatchOffer",
+    "MatchStatus",
     "Organisation",
     "OrganisationKind",
     "Payment",

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -39,6 +40,7 @@ class Campaign(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint("target_pence > 0", name="target_positive"),
         CheckConstraint("annual_cost_pence IS NULL OR annual_cost_pence > 0", name="annual_cost_positive"),
         CheckConstraint("min_councils >= 0", name="min_councils_not_negative"),
+        CheckConstraint("max_sponsor_share_bp > 0 AND max_sponsor_share_bp <= 10000", name="sponsor_share_sensible"),
         CheckConstraint("closes_at > opens_at", name="closes_after_opening"),
         CheckConstraint("funding_ends_on > funding_starts_on", name="funding_period_order"),
         CheckConstraint(
@@ -68,7 +70,15 @@ class Campaign(db.Model):  # type: ignore[name-defined,misc]
         enum_column(CampaignStatus, "campaign_status"), default=CampaignStatus.DRAFT, index=True
     )
 
+    # Impartiality: no one sponsor may provide more than this share of the target (basis points).
+    max_sponsor_share_bp: Mapped[int] = mapped_column(Integer, default=2500)
+    # The published fair-share formula for councils (see services.fair_share); None uses the default.
+    fair_share: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
     pledged_pence: Mapped[int] = mapped_column(Integer, default=0)
+    # The pledged total split by who pledged, so match offers can be worked out without a scan.
+    pledged_council_pence: Mapped[int] = mapped_column(Integer, default=0)
+    pledged_individual_pence: Mapped[int] = mapped_column(Integer, default=0)
     collected_pence: Mapped[int] = mapped_column(Integer, default=0)
     matched_pence: Mapped[int] = mapped_column(Integer, default=0)
     pledge_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -119,6 +119,10 @@ class Pledge(db.Model):  # type: ignore[name-defined,misc]
     show_on_wall: Mapped[bool] = mapped_column(default=True)
     message: Mapped[str | None] = mapped_column(String(500))
     po_number: Mapped[str | None] = mapped_column(String(64))
+    # Councils: who receives the invoice, and where.
+    billing_contact: Mapped[str | None] = mapped_column(String(200))
+    billing_email: Mapped[str | None] = mapped_column(String(254))
+    billing_address: Mapped[str | None] = mapped_column(Text)
     status: Mapped[PledgeStatus] = mapped_column(
         enum_column(PledgeStatus, "pledge_status"), default=PledgeStatus.PENDING
     )
