@@ -11,12 +11,13 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.models import Organisation, Role
-from app.services import accounts, card_payments, demo, email, totals
+from app.services import accounts, card_payments, demo, email, lifecycle, totals
 
 users = AppGroup("users", help="Manage user accounts.")
 totals_group = AppGroup("totals", help="Check campaign totals against the ledger.")
 payments_group = AppGroup("payments", help="Collect card payments.")
 mail_group = AppGroup("mail", help="Deliver queued email.")
+campaigns_group = AppGroup("campaigns", help="Campaign lifecycle.")
 
 
 @users.command("create")
@@ -65,6 +66,15 @@ def collect_due(on: datetime | None) -> None:
         sys.exit(2)
 
 
+@campaigns_group.command("close-due")
+def close_due() -> None:
+    """Close every campaign past its deadline: collect or release its pledges (safe to repeat)."""
+    report = lifecycle.close_due()
+    click.echo(str(report))
+    if report.unavailable:
+        sys.exit(2)
+
+
 @mail_group.command("send-queued")
 def send_queued() -> None:
     """Deliver email left in the queue (for example after a mail server outage)."""
@@ -94,4 +104,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(totals_group)
     app.cli.add_command(payments_group)
     app.cli.add_command(mail_group)
+    app.cli.add_command(campaigns_group)
     app.cli.add_command(seed_demo)

@@ -335,8 +335,9 @@ class CollectionReport:
                 f"pledger to confirm, {self.failed} failed; {self.unavailable} left for later (Stripe unreachable).")
 
 
-def due_instalments(today: date) -> list[int]:
+def due_instalments(today: date, campaign_id: int | None = None) -> list[int]:
     """Card instalments due by `today` whose pledge may be charged now."""
+    only_campaign = [Pledge.campaign_id == campaign_id] if campaign_id is not None else []
     rows = db.session.scalars(
         select(Instalment.id)
         .join(Pledge, Instalment.pledge_id == Pledge.id)
@@ -348,16 +349,17 @@ def due_instalments(today: date) -> list[int]:
             Pledge.stripe_payment_method_id.is_not(None),
             Pledge.status.in_([PledgeStatus.PENDING, PledgeStatus.COMMITTED, PledgeStatus.ACTIVE]),
             or_(Pledge.is_conditional.is_(False), Campaign.status == CampaignStatus.SUCCEEDED),
+            *only_campaign,
         )
         .order_by(Instalment.due_on, Instalment.id)
     )
     return list(rows)
 
 
-def collect_due(today: date | None = None) -> CollectionReport:
+def collect_due(today: date | None = None, *, campaign_id: int | None = None) -> CollectionReport:
     """Charge every due instalment off-session. Safe to run twice at once: see `charge_instalment`."""
     report = CollectionReport()
-    due = due_instalments(today or utcnow().date())
+    due = due_instalments(today or utcnow().date(), campaign_id)
     db.session.commit()
 
     def charge(instalment_id: int) -> Payment | None:

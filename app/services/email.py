@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app, render_template
 from sqlalchemy import select, update
 
+from app.database import write_transaction
 from app.extensions import db
 from app.models import EmailMessage, EmailStatus, Pledge, utcnow
 
@@ -45,32 +46,35 @@ def deliver_queued(limit: int = 100) -> int:
             select(EmailMessage.id).where(EmailMessage.status == EmailStatus.QUEUED).order_by(EmailMessage.id).limit(limit)
         )
     )
-    db.session.commit()
     sent = 0
     for message_id in ids:
-        claimed = db.session.execute(
-            update(EmailMessage)
-            .where(EmailMessage.id == message_id, EmailMessage.status == EmailStatus.QUEUED)
-            .values(status=EmailStatus.SENDING)
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            continue
+        if not _set_status(message_id, EmailStatus.SENDING, only_if=EmailStatus.QUEUED):
+            continue  # another process is sending it
         message = db.session.get_one(EmailMessage, message_id)
         db.session.refresh(message)
-        try:
-            _send(message)
-        except (OSError, smtplib.SMTPException) as error:
-            message.status = EmailStatus.FAILED
-            message.error = f"{type(error).__name__}: {error}"[:500]
-            log.warning("email %s to pledge %s failed: %s", message.id, message.pledge_id, type(error).__name__)
-        else:
-            message.status = EmailStatus.SENT
-            message.sent_at = utcnow()
-            sent += 1
+        mime, kind, pledge_id = _mime(message), message.kind, message.pledge_id
         db.session.commit()
+        try:
+            _send(mime, message_id, kind)
+        except (OSError, smtplib.SMTPException) as error:
+            _set_status(message_id, EmailStatus.FAILED, error=f"{type(error).__name__}: {error}"[:500])
+            log.warning("email %s to pledge %s failed: %s", message_id, pledge_id, type(error).__name__)
+        else:
+            _set_status(message_id, EmailStatus.SENT, sent_at=utcnow())
+            sent += 1
     return sent
+
+
+def _set_status(message_id: int, status: EmailStatus, *, only_if: EmailStatus | None = None, **values: Any) -> bool:
+    with write_transaction():
+        query = update(EmailMessage).where(EmailMessage.id == message_id)
+        if only_if is not None:
+            query = query.where(EmailMessage.status == only_if)
+        result = db.session.execute(
+            query.values(status=status, **values).execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _mime(message: EmailMessage) -> MIMEMessage:
@@ -84,15 +88,14 @@ def _mime(message: EmailMessage) -> MIMEMessage:
     return mime
 
 
-def _send(message: EmailMessage) -> None:
+def _send(mime: MIMEMessage, message_id: int, kind: str) -> None:
     config = current_app.config
-    mime = _mime(message)
     if not config.get("MAIL_SERVER"):
         outbox = Path(current_app.instance_path) / "outbox"
         outbox.mkdir(parents=True, exist_ok=True)
-        path = outbox / f"{message.id:06d}-{message.kind}.eml"
+        path = outbox / f"{message_id:06d}-{kind}.eml"
         path.write_bytes(bytes(mime))
-        log.info("email %s (%s) written to the outbox: %s", message.id, message.kind, message.subject)
+        log.info("email %s (%s) written to the outbox: %s", message_id, kind, mime["Subject"])
         return
     with smtplib.SMTP(config["MAIL_SERVER"], int(config.get("MAIL_PORT") or 25), timeout=10) as smtp:
         if config.get("MAIL_USE_TLS"):
@@ -100,4 +103,4 @@ def _send(message: EmailMessage) -> None:
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
         smtp.send_message(mime)
-    log.info("email %s (%s) sent", message.id, message.kind)
+    log.info("email %s (%s) sent", message_id, kind)
