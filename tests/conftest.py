@@ -64,9 +64,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """The application, its schema built by the real migrations (not create_all)."""
-    application = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    outbox = tmp_path_factory.mktemp("outbox")
+    application = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "MAIL_OUTBOX_DIR": str(outbox)})
     application.test_client_class = FreshGlobalsClient
     from flask_migrate import upgrade
 

@@ -91,7 +91,7 @@ def _mime(message: EmailMessage) -> MIMEMessage:
 def _send(mime: MIMEMessage, message_id: int, kind: str) -> None:
     config = current_app.config
     if not config.get("MAIL_SERVER"):
-        outbox = Path(current_app.instance_path) / "outbox"
+        outbox = Path(current_app.config.get("MAIL_OUTBOX_DIR") or Path(current_app.instance_path) / "outbox")
         outbox.mkdir(parents=True, exist_ok=True)
         path = outbox / f"{message_id:06d}-{kind}.eml"
         path.write_bytes(bytes(mime))

@@ -207,9 +207,10 @@ def test_mail_goes_to_the_outbox_folder_without_a_mail_server(app: Flask, locals
     campaign = CampaignFactory()
     pledge = _pledge(campaign, pounds="12", conditional=True)
     _saved(pledge, localstripe)
-    files = sorted((Path(app.instance_path) / "outbox").glob("*-pledge_confirmation.eml"))
-    assert files, "no confirmation in the outbox"
-    text = files[-1].read_text()
+    message = _emails("pledge_confirmation")[0]
+    path = Path(app.config["MAIL_OUTBOX_DIR"]) / f"{message.id:06d}-pledge_confirmation.eml"
+    assert path.is_file(), "no confirmation in the outbox"
+    text = path.read_text()
     assert pledge.reference in text and "only charge it if the campaign succeeds" in text
 
 
