@@ -175,12 +175,30 @@ class Difference:
 
 
 def verify() -> list[Difference]:
-    """Compare every campaign's stored totals with the ledger; an empty list means they agree."""
-    differences: list[Difference] = []
-    for campaign in db.session.scalars(select(Campaign).order_by(Campaign.id)):
-        expected = asdict(from_ledger(campaign.id))
-        actual = asdict(stored(campaign))
-        for field in TOTAL_FIELDS:
-            if expected[field] != actual[field]:
-                differences.append(Difference(campaign.slug, field, actual[field], expected[field]))
-    return differences
+    """Compare every campaign's stored totals with the ledger; an empty list means they agree.
+
+    Run on its own (as `flask totals verify` is), it reads the campaigns and the whole ledger from
+    one snapshot: REPEATABLE READ on PostgreSQL (a SQLite read transaction is one already). At
+    READ COMMITTED a pledge committed between reading a campaign's row and summing its ledger
+    would be reported as a difference that is not there. Called inside a transaction that is
+    already open, it reads within that transaction, the caller's own changes included.
+    """
+    session = db.session()
+    own_transaction = not session.in_transaction()
+    if own_transaction and db.engine.dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        differences: list[Difference] = []
+        campaigns = session.scalars(
+            select(Campaign).order_by(Campaign.id).execution_options(populate_existing=True)
+        ).all()
+        for campaign in campaigns:
+            expected = asdict(from_ledger(campaign.id))
+            actual = asdict(stored(campaign))
+            for field in TOTAL_FIELDS:
+                if expected[field] != actual[field]:
+                    differences.append(Difference(campaign.slug, field, actual[field], expected[field]))
+        return differences
+    finally:
+        if own_transaction:
+            session.rollback()  # only reads happened; end the snapshot
