@@ -10,6 +10,9 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 CSS := app/static/dist/app.css
 GOVUK := app/static/govuk/govuk-frontend.min.js
+# The PDF font: Liberation Sans (SIL OFL) from Debian's fonts-liberation2, copied, never committed.
+FONT_DIR ?= /usr/share/fonts/truetype/liberation2
+FONTS := app/static/fonts/LiberationSans-Regular.ttf app/static/fonts/LiberationSans-Bold.ttf
 
 .PHONY: help install assets db seed run test lint typecheck security check pytest lock clean bench
 
@@ -38,7 +41,12 @@ $(GOVUK): $(STAMP_NPM)
 
 install: $(STAMP_PY) assets ## Create the virtual environment and install Python and npm packages
 
-assets: $(CSS) $(GOVUK) ## Build the stylesheet and copy GOV.UK Frontend's scripts and assets
+app/static/fonts/%.ttf:
+	@test -f $(FONT_DIR)/$*.ttf || { echo "PDFs need $(FONT_DIR)/$*.ttf: apt-get install fonts-liberation2 (or make FONT_DIR=...)" >&2; exit 1; }
+	mkdir -p app/static/fonts
+	cp $(FONT_DIR)/$*.ttf $@
+
+assets: $(CSS) $(GOVUK) $(FONTS) ## Build the stylesheet, copy GOV.UK Frontend's scripts and assets and the PDF font
 
 db: $(STAMP_PY) ## Apply database migrations
 	$(FLASK) db upgrade
@@ -71,4 +79,4 @@ lock: $(STAMP_PY) ## Re-pin Python dependencies from requirements*.in
 	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 clean: ## Remove built assets and caches (keeps the database)
-	rm -rf app/static/dist app/static/govuk .pytest_cache .mypy_cache .ruff_cache
+	rm -rf app/static/dist app/static/govuk app/static/fonts .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ DOTENV_PATH = BASE_DIR / ".env"
 
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"  # noqa: S105 - refused in production
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 - refused in production
+DEMO_BANK_ACCOUNT_NAME = "DEMO ACCOUNT - DO NOT PAY"
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -87,6 +88,12 @@ class Config:
     # the Host header of whatever request happened to cause the email.
     PUBLIC_URL = "http://127.0.0.1:5000"
 
+    # Printed on invoices. The defaults are obviously fake: a real deployment sets all four.
+    BANK_ACCOUNT_NAME = DEMO_BANK_ACCOUNT_NAME
+    BANK_SORT_CODE = "00-00-00"
+    BANK_ACCOUNT_NUMBER = "00000000"
+    INVOICE_ISSUER_ADDRESS = "LocalGov Digital (demo)\n1 Example Street\nExampletown\nEX1 1AA"
+
     # Whether a demo banner is shown: true whenever we are not talking to real Stripe.
     DEMO_MODE = True
     HSTS = False
@@ -119,6 +126,10 @@ class Config:
         for name in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "PUBLIC_URL"):
             if get(name) is not None:
                 settings[name] = get(name)
+        for name in ("BANK_ACCOUNT_NAME", "BANK_SORT_CODE", "BANK_ACCOUNT_NUMBER", "INVOICE_ISSUER_ADDRESS"):
+            if get(name) is not None:
+                # A one-line environment variable can carry the address's line breaks as "\n".
+                settings[name] = (get(name) or "").replace("\\n", "\n")
         if get("MAIL_PORT") is not None:
             settings["MAIL_PORT"] = int(get("MAIL_PORT") or "25")
         if get("MAIL_USE_TLS") is not None:

@@ -44,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.account import init_login
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
+    from app.councils import bp as councils_bp
     from app.pledges import bp as pledges_bp
     from app.public import bp as public_bp
     from app.sponsor import bp as sponsor_bp
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_login(login_manager)
     for blueprint in (public_bp, pledges_bp, webhooks_bp, api_bp, account_bp, treasurer_bp, sponsor_bp, admin_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(councils_bp)
 
     from app.cli import register as register_cli
 

@@ -175,4 +175,55 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
         "pledge_token": links.pledge_token(pledge.id),
         "my_pledges_token": links.my_pledges_token(pledge.email),
     }
+    samples.update(council_pledge_samples(campaign, users["council_contact"], council))
     return users, samples
+
+
+def make_council_pledge(
+    campaign: Campaign,
+    user: User | None = None,
+    council: Organisation | None = None,
+    *,
+    pounds: str = "2500",
+    years: int = 1,
+    conditional: bool = True,
+    po_number: str = "PO-2026/0042",
+    billing_email: str = "accounts@testshire.example",
+    submission_token: str | None = None,
+) -> Pledge:
+    """A council's pledge by purchase order through the real service, its first invoice issued; committed."""
+    from app.services import invoices  # imported here: most tests never make a council pledge
+
+    council = council or OrganisationFactory()
+    user = user or UserFactory(organisation=council)
+    pledge = invoices.create_council_pledge(
+        campaign,
+        invoices.CouncilPledgeRequest(
+            organisation=council,
+            user=user,
+            amount=Money.parse(pounds, campaign.currency),
+            years=years,
+            conditional=conditional,
+            po_number=po_number,
+            billing_contact="Alex Accounts",
+            billing_email=billing_email,
+            billing_address="Accounts Payable\nTown Hall\nTestshire\nTE1 1ST",
+            submission_token=submission_token or f"test-council-{next(_tokens)}",
+        ),
+    )
+    db.session.commit()
+    return pledge
+
+
+def council_pledge_samples(campaign: Campaign, user: User, council: Organisation) -> dict[str, str]:
+    """The council contact's conditional pledge and its pro-forma, for the access matrix."""
+    from app.models import Invoice
+    from app.services import invoices
+
+    pledge = make_council_pledge(campaign, user, council)
+    proforma = db.session.scalars(db.select(Invoice).where(Invoice.pledge_id == pledge.id)).one()
+    return {
+        "council_pledge_id": str(pledge.id),
+        "invoice_id": str(proforma.id),
+        "invoice_token": invoices.pdf_token(proforma.id),
+    }

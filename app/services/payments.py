@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlalchemy import func, select
+
 from app.extensions import db
 from app.models import (
     Instalment,
@@ -54,10 +56,21 @@ def mark_succeeded(payment: Payment, *, fee_pence: int = 0, actor: User | None =
         payment.fee_pence = fee_pence
         payment.succeeded_at = utcnow()
         payment.failure_message = None
-        if payment.instalment is not None:
+        # A part payment (a council's bank transfer can be) leaves the instalment owing the rest.
+        if payment.instalment is not None and _paid_in_full(payment.instalment):
             payment.instalment.status = InstalmentStatus.PAID
             payment.instalment.paid_at = payment.succeeded_at
     _advance(pledge, actor)
+
+
+def _paid_in_full(instalment: Instalment) -> bool:
+    db.session.flush()
+    received = db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_pence), 0)).where(
+            Payment.instalment_id == instalment.id, Payment.status == PaymentStatus.SUCCEEDED
+        )
+    )
+    return int(received or 0) >= instalment.amount_pence
 
 
 def mark_failed(payment: Payment, message: str) -> None:

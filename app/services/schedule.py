@@ -37,3 +37,24 @@ def due_dates(first: date, frequency: Frequency, count: int) -> list[date]:
     if step == 0:
         return [first]
     return [add_months(first, step * i) if i else first for i in range(count)]
+
+
+def financial_year_of(day: date) -> int:
+    """The calendar year in which `day`'s UK financial year (1 April – 31 March) begins."""
+    return day.year if day >= date(day.year, 4, 1) else day.year - 1
+
+
+def financial_year_label(day: date) -> str:
+    """The financial year holding `day`, written as councils write it: "2027/28"."""
+    start = financial_year_of(day)
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+def financial_year_due_dates(first: date, count: int) -> list[date]:
+    """Yearly instalments aligned to financial years: `first`, then 1 April of each following year.
+
+    A council pledging for three years from 28 November 2026 pays then (2026/27), on 1 April 2027
+    (2027/28) and on 1 April 2028 (2028/29): each instalment falls in its own financial year.
+    """
+    start = financial_year_of(first)
+    return [first] + [date(start + n, 4, 1) for n in range(1, count)]

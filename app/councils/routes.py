@@ -1,0 +1,168 @@
+"""Council pledges by purchase order: the form, its confirmation page and the invoice PDFs.
+
+Trust model: a council pledge is made by a signed-in person and recorded against them (treasurers
+see who made it). Its pages and PDFs are for that person, treasurers and admins; anyone else gets
+404, so an invoice's existence is not revealed. The billing contact, who may have no account,
+gets the PDF through a signed link that expires.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.councils import bp
+from app.councils.forms import CouncilPledgeForm, council_label
+from app.extensions import db, limiter
+from app.models import Campaign, Invoice, InvoiceStatus, Organisation, OrganisationKind, Pledge, User, Visibility
+from app.security import public, signed_in
+from app.services import campaigns, email, invoices, pledges
+
+
+def _councils() -> list[Organisation]:
+    return list(
+        db.session.scalars(
+            select(Organisation).where(Organisation.kind == OrganisationKind.COUNCIL).order_by(Organisation.name)
+        )
+    )
+
+
+def _suggestion(campaign: Campaign, council: Organisation | None) -> Any:
+    """The fair-share suggestion for the council (an object with `.amount` and `.explanation`), or None.
+
+    Imported when asked for, so this page keeps working (without a suggestion) wherever the
+    fair-share module is missing, and a campaign whose formula settings are unusable shows no
+    suggestion rather than an error.
+    """
+    if council is None:
+        return None
+    try:
+        fair_share = importlib.import_module("app.services.fair_share")
+    except ModuleNotFoundError as error:
+        if error.name != "app.services.fair_share":
+            raise
+        return None
+    try:
+        return fair_share.suggest(campaign, council)
+    except ValueError as error:
+        current_app.logger.warning("no fair-share suggestion on %s: %s", campaign.slug, error)
+        return None
+
+
+def _render_form(campaign: Campaign, form: CouncilPledgeForm, status: int) -> tuple[str, int]:
+    return render_template(
+        "councils/new.html",
+        campaign=campaign,
+        form=form,
+        suggestion=_suggestion(campaign, form.organisation),
+        first_due=invoices.first_due_date(campaign, True),
+    ), status
+
+
+@bp.route("/campaigns/<slug>/pledge/council", methods=["GET", "POST"])
+@signed_in
+def new(slug: str):
+    campaign = campaigns.get_public(slug)
+    if campaign is None:
+        abort(404)
+    if not pledges.accepting_pledges(campaign):
+        return render_template("pledges/closed.html", campaign=campaign), 410
+    form = CouncilPledgeForm(campaign, _councils())
+    if request.method == "GET":
+        chosen = request.args.get("council", "")
+        if chosen not in form.councils and current_user.organisation_id is not None:
+            chosen = str(current_user.organisation_id)
+        form.council.data = chosen if chosen in form.councils else ""
+        return _render_form(campaign, form, 200)
+    if form.suggest.data:
+        # "Show the suggested amount": the same page again for the chosen council, nothing lost.
+        return _render_form(campaign, form, 200 if form.council.validate(form) else 400)
+    if not form.validate():
+        return _render_form(campaign, form, 400)
+    assert form.money is not None  # noqa: S101 - set by validate_amount
+    assert form.organisation is not None  # noqa: S101 - checked by validate_council
+    try:
+        pledge = invoices.create_council_pledge(
+            campaign,
+            invoices.CouncilPledgeRequest(
+                organisation=form.organisation,
+                user=current_user,
+                amount=form.money,
+                years=int(form.years.data),
+                conditional=form.is_conditional,
+                po_number=form.po_number.data,
+                billing_contact=form.billing_contact.data,
+                billing_email=form.billing_email.data,
+                billing_address=form.billing_address.data,
+                visibility=Visibility(form.visibility.data),
+                show_on_wall=not form.hide_from_wall.data,
+                submission_token=form.submission_token.data,
+            ),
+        )
+    except (pledges.PledgeError, invoices.InvoiceError) as error:
+        db.session.rollback()
+        form.amount.errors = [str(error)]
+        return _render_form(campaign, form, 400)
+    email.commit_and_deliver()
+    current_app.logger.info("council pledge %s by user %s on %s", pledge.reference, current_user.id, campaign.slug)
+    return redirect(url_for("councils.pledge", pledge_id=pledge.id))
+
+
+def _visible_pledge(pledge_id: int) -> Pledge:
+    pledge = db.session.get(Pledge, pledge_id)
+    if pledge is None or pledge.organisation is None or not invoices.can_see(current_user, pledge):
+        abort(404)
+    return pledge
+
+
+@bp.get("/council-pledges/<int:pledge_id>")
+@signed_in
+def pledge(pledge_id: int):
+    pledge = _visible_pledge(pledge_id)
+    documents = list(db.session.scalars(select(Invoice).where(Invoice.pledge_id == pledge.id).order_by(Invoice.id)))
+    maker = db.session.get(User, pledge.user_id) if pledge.user_id else None
+    return render_template(
+        "councils/pledge.html",
+        pledge=pledge,
+        campaign=pledge.campaign,
+        council_label=council_label(pledge.organisation) if pledge.organisation else pledge.name,
+        documents=[d for d in documents if d.status != InvoiceStatus.VOID],
+        replaced=[d for d in documents if d.status == InvoiceStatus.VOID],
+        balance=invoices.balance,
+        financial_year=invoices.schedule.financial_year_label,
+        maker=maker,
+    )
+
+
+def _pdf_response(invoice: Invoice) -> Response:
+    body = invoices.render_pdf(invoice)
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{invoices.pdf_filename(invoice)}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+@signed_in
+@limiter.limit("30 per minute")
+def invoice_pdf(invoice_id: int):
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None or not invoices.can_see(current_user, invoice.pledge):
+        abort(404)
+    return _pdf_response(invoice)
+
+
+@bp.get("/invoices/link/<token>.pdf")
+@public
+@limiter.limit("30 per minute")
+def invoice_pdf_link(token: str):
+    invoice_id = invoices.invoice_id_from(token)
+    invoice = db.session.get(Invoice, invoice_id) if invoice_id is not None else None
+    if invoice is None or invoice.pledge is None:
+        abort(404)
+    return _pdf_response(invoice)
