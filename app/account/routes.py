@@ -57,8 +57,10 @@ def sign_in() -> Response | str | tuple[str, int]:
 def sign_out() -> Response:
     form = SignOutForm()
     if form.validate_on_submit():
-        logout_user()
+        # Clear first: logout_user leaves a note in the session that deletes the remember-me
+        # cookie, and clearing after it would keep a remembered device signed in.
         session.clear()
+        logout_user()
         flash("You have signed out.", "success")
     return redirect(url_for("public.index"))
 

@@ -84,6 +84,18 @@ def test_a_person_signs_in_sees_their_account_and_signs_out(page, client: FlaskC
     assert not _is_signed_in(client)
 
 
+def test_signing_out_forgets_a_remembered_device_too(client: FlaskClient) -> None:
+    UserFactory(email="ada@example.org")
+    assert _attempt(client, "ada@example.org", PASSWORD, remember=True).status_code == 302
+    assert client.get_cookie(REMEMBER_COOKIE) is not None
+
+    response = client.post("/account/sign-out", data={"csrf_token": csrf_token(client, "/account/")})
+
+    assert response.status_code == 302
+    assert client.get_cookie(REMEMBER_COOKIE) is None, "the remember-me cookie outlived signing out"
+    assert not _is_signed_in(client)
+
+
 def test_sign_in_is_not_fussy_about_the_case_or_spaces_of_an_email(client: FlaskClient) -> None:
     UserFactory(email="ada@example.org")
 
