@@ -90,7 +90,7 @@ class Money:
         return self.pence != 0
 
     def format(self, *, whole: bool = False) -> str:
-        """"£2,500.50"; with `whole=True` drop ".00" from round amounts ("£2,500")."""
+        """ "£2,500.50"; with `whole=True` drop ".00" from round amounts ("£2,500")."""
         sign = "-" if self.pence < 0 else ""
         pounds, pence = divmod(abs(self.pence), 100)
         text = f"{sign}{SYMBOLS[self.currency]}{pounds:,}"

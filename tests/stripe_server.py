@@ -117,7 +117,12 @@ def save_card(client: stripe.StripeClient, setup_intent_id: str, card: str = "pm
     else:
         intent = client.v1.setup_intents.confirm(
             setup_intent_id,
-            params={"payment_method_data": {"type": "card", "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"}}},  # type: ignore[typeddict-item]
+            params={
+                "payment_method_data": {
+                    "type": "card",
+                    "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+                }
+            },  # type: ignore[typeddict-item]
         )
         if intent.status == "requires_action":  # 3-D Secure when saving: the pledger passes it
             intent = client.v1.setup_intents.confirm(setup_intent_id, params={})

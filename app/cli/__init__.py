@@ -17,6 +17,7 @@ users = AppGroup("users", help="Manage user accounts.")
 totals_group = AppGroup("totals", help="Check campaign totals against the ledger.")
 payments_group = AppGroup("payments", help="Collect card payments.")
 mail_group = AppGroup("mail", help="Deliver queued email.")
+invoices_group = AppGroup("invoices", help="Council invoices: issue those due, remind overdue ones.")
 campaigns_group = AppGroup("campaigns", help="Campaign lifecycle.")
 
 
@@ -75,6 +76,40 @@ def close_due() -> None:
         sys.exit(2)
 
 
+@invoices_group.command("remind")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Remind as if today were this date.")
+def remind_invoices(on: datetime | None) -> None:
+    """Email a reminder for each overdue invoice, at most once a week each (safe to run twice at once)."""
+    from app.models import EmailMessage, EmailStatus
+    from app.services import invoices
+
+    last_before = db.session.scalar(db.select(db.func.max(EmailMessage.id))) or 0
+    reminded = invoices.remind_overdue(on.date() if on else None)
+    email.deliver_queued(limit=1000)
+    failed = db.session.scalar(
+        db.select(db.func.count(EmailMessage.id)).where(
+            EmailMessage.id > last_before,
+            EmailMessage.kind == "invoice_reminder",
+            EmailMessage.status == EmailStatus.FAILED,
+        )
+    )
+    click.echo(f"{reminded} overdue invoice(s) reminded.")
+    if failed:
+        click.echo(f"{failed} reminder email(s) could not be sent: they stay in the outbox marked failed.", err=True)
+        sys.exit(2)
+
+
+@invoices_group.command("issue-due")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Issue as if today were this date.")
+def issue_due_invoices(on: datetime | None) -> None:
+    """Issue the numbered invoice for every council instalment that has fallen due (safe to run twice at once)."""
+    from app.services import invoices
+
+    issued = invoices.issue_due_invoices(on.date() if on else None)
+    email.deliver_queued(limit=1000)
+    click.echo(f"{issued} invoice(s) issued.")
+
+
 @mail_group.command("send-queued")
 def send_queued() -> None:
     """Deliver email left in the queue (for example after a mail server outage)."""
@@ -104,5 +139,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(totals_group)
     app.cli.add_command(payments_group)
     app.cli.add_command(mail_group)
+    app.cli.add_command(invoices_group)
     app.cli.add_command(campaigns_group)
     app.cli.add_command(seed_demo)

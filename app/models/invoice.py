@@ -39,10 +39,22 @@ class Invoice(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint("amount_pence > 0", name="amount_positive"),
         CheckConstraint("(kind = 'invoice') = (number IS NOT NULL)", name="only_invoices_numbered"),
         CheckConstraint("(pledge_id IS NULL) != (match_offer_id IS NULL)", name="for_a_pledge_or_an_offer"),
-        Index("uq_invoice_live_instalment_kind", "instalment_id", "kind", unique=True,
-              sqlite_where=text(_LIVE), postgresql_where=text(_LIVE)),
-        Index("uq_invoice_live_offer_kind", "match_offer_id", "kind", unique=True,
-              sqlite_where=text(_LIVE), postgresql_where=text(_LIVE)),
+        Index(
+            "uq_invoice_live_instalment_kind",
+            "instalment_id",
+            "kind",
+            unique=True,
+            sqlite_where=text(_LIVE),
+            postgresql_where=text(_LIVE),
+        ),
+        Index(
+            "uq_invoice_live_offer_kind",
+            "match_offer_id",
+            "kind",
+            unique=True,
+            sqlite_where=text(_LIVE),
+            postgresql_where=text(_LIVE),
+        ),
         Index("ix_invoice_status_due", "status", "due_on"),
     )
 

@@ -32,11 +32,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
-class StrEnum(str, enum.Enum):
+class StrEnum(enum.StrEnum):
     """An enum stored as its plain string value (a VARCHAR with a CHECK of allowed values)."""
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> Any:
@@ -54,4 +51,4 @@ def enum_column(enum_cls: type[enum.Enum], name: str) -> Any:
     )
 
 
-__all__ = ["UTCDateTime", "StrEnum", "enum_column", "utcnow", "String"]
+__all__ = ["StrEnum", "String", "UTCDateTime", "enum_column", "utcnow"]

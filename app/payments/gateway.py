@@ -156,21 +156,22 @@ def _translate(error: stripe.StripeError) -> GatewayError:
     return GatewayError("Something went wrong with the card payment. Nothing has been charged.", code=error.code)
 
 
-def start_card_setup(*, email: str, name: str, metadata: dict[str, str], customer_id: str | None = None) -> SetupSession:
+def start_card_setup(
+    *, email: str, name: str, metadata: dict[str, str], customer_id: str | None = None
+) -> SetupSession:
     """Create (or reuse) a Customer and a SetupIntent to save a card for later charges."""
     client = _client()
     try:
         if customer_id is None:
             customer = client.v1.customers.create(params={"email": email, "name": name, "metadata": metadata})
             customer_id = customer.id
-        intent = client.v1.setup_intents.create(
-            params={
-                "customer": customer_id,
-                "usage": "off_session",
-                "payment_method_types": ["card"],
-                "metadata": metadata,
-            }
-        )
+        params: Any = {
+            "customer": customer_id,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        }
+        intent = client.v1.setup_intents.create(params=params)
     except stripe.StripeError as error:
         raise _translate(error) from error
     return SetupSession(customer_id=customer_id, setup_intent_id=intent.id, client_secret=str(intent.client_secret))
@@ -254,8 +255,8 @@ def charge_saved_card(
             options={"idempotency_key": f"pledgeline-payment-{payment_id}"},
         )
     except stripe.CardError as error:
-        intent_data = getattr(error.error, "payment_intent", None)
-        data = intent_data.to_dict() if hasattr(intent_data, "to_dict") else dict(intent_data or {})
+        intent_data: Any = getattr(error.error, "payment_intent", None)
+        data: dict[str, Any] = intent_data.to_dict() if hasattr(intent_data, "to_dict") else dict(intent_data or {})
         translated = _translate(error)
         status = "requires_action" if translated.code == "authentication_required" else "failed"
         return ChargeResult(
@@ -283,7 +284,11 @@ def retrieve_charge(payment_intent_id: str) -> ChargeResult:
 def refund(*, payment_intent_id: str, amount_pence: int, payment_id: int, refund_number: int) -> RefundResult:
     try:
         result = _client().v1.refunds.create(
-            params={"payment_intent": payment_intent_id, "amount": amount_pence, "metadata": {"payment_id": str(payment_id)}},
+            params={
+                "payment_intent": payment_intent_id,
+                "amount": amount_pence,
+                "metadata": {"payment_id": str(payment_id)},
+            },
             options={"idempotency_key": f"pledgeline-refund-{payment_id}-{refund_number}"},
         )
     except stripe.StripeError as error:

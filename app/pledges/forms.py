@@ -29,7 +29,10 @@ class PledgeForm(FlaskForm):
         "How much would you like to give?",
         widget=GovTextInput(),
         description="In pounds, for example 25 or 2,500.50. For a regular pledge, this is the amount of each payment.",
-        validators=[InputRequired(message="Enter how much you would like to give"), Length(max=20, message="Enter the amount in pounds, like 2500 or 2500.50")],
+        validators=[
+            InputRequired(message="Enter how much you would like to give"),
+            Length(max=20, message="Enter the amount in pounds, like 2500 or 2500.50"),
+        ],
     )
     frequency = RadioField(
         "How often?",
@@ -46,7 +49,10 @@ class PledgeForm(FlaskForm):
         "Number of payments (for monthly or yearly pledges)",
         widget=GovTextInput(),
         description="Leave blank to keep paying until the end of the funding period. You can cancel at any time.",
-        validators=[Optional(), Regexp(r"^\d{1,3}$", message="Enter the number of payments as a whole number, like 12")],
+        validators=[
+            Optional(),
+            Regexp(r"^\d{1,3}$", message="Enter the number of payments as a whole number, like 12"),
+        ],
     )
     conditional = RadioField(
         "When should we take your money?",
@@ -60,7 +66,11 @@ class PledgeForm(FlaskForm):
     name = StringField(
         "Your full name",
         widget=GovTextInput(),
-        validators=[InputRequired(message="Enter your full name"), Length(max=200, message="Name must be 200 characters or fewer"), NO_CONTROL_CHARACTERS],
+        validators=[
+            InputRequired(message="Enter your full name"),
+            Length(max=200, message="Name must be 200 characters or fewer"),
+            NO_CONTROL_CHARACTERS,
+        ],
     )
     email = StringField(
         "Email address",
@@ -87,10 +97,15 @@ class PledgeForm(FlaskForm):
         "Message of support (optional)",
         widget=GovCharacterCount(),
         description="Shown on the campaign page if you chose to show your name.",
-        validators=[Optional(), Length(max=500, message="Message must be 500 characters or fewer"), NO_CONTROL_CHARACTERS],
+        validators=[
+            Optional(),
+            Length(max=500, message="Message must be 500 characters or fewer"),
+            NO_CONTROL_CHARACTERS,
+        ],
     )
     consent = BooleanField(
-        "I agree that LocalGov Digital may charge my card as described above. I can cancel future payments at any time.",
+        "I agree that LocalGov Digital may charge my card as described above. "
+        "I can cancel future payments at any time.",
         widget=GovCheckboxInput(),
     )
     submission_token = HiddenField()
@@ -127,9 +142,10 @@ class PledgeForm(FlaskForm):
         self.money = money
 
     def validate_instalments(self, field: StringField) -> None:
-        if self.frequency.data != Frequency.ONE_OFF.value and field.data and field.data.isascii() and field.data.isdigit():
-            if not 2 <= int(field.data) <= pledges.MAX_INSTALMENTS:
-                raise ValidationError(f"Enter a number of payments between 2 and {pledges.MAX_INSTALMENTS}")
+        recurring = self.frequency.data != Frequency.ONE_OFF.value
+        number = field.data or ""
+        if recurring and number.isascii() and number.isdigit() and not 2 <= int(number) <= pledges.MAX_INSTALMENTS:
+            raise ValidationError(f"Enter a number of payments between 2 and {pledges.MAX_INSTALMENTS}")
 
     def validate_consent(self, field: BooleanField) -> None:
         needs_consent = self.is_conditional or self.frequency.data != Frequency.ONE_OFF.value

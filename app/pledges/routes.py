@@ -10,10 +10,9 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.wrappers import Response
 
 from app.extensions import db, limiter
-from app.models import Payment, PaymentStatus, Pledge, PledgerKind, PaymentMethod, Visibility
+from app.models import Payment, PaymentMethod, PaymentStatus, Pledge, PledgerKind, Visibility
 from app.payments import gateway
 from app.pledges import bp
 from app.pledges.forms import ActionForm, ConfirmCardForm, MyPledgesLinkForm, PledgeForm
@@ -31,7 +30,10 @@ def _pledge_or_404(token: str) -> Pledge:
 
 def _unavailable(message: str, retry_url: str, *, retry_data: dict[str, str] | None = None) -> tuple[str, int]:
     return render_template(
-        "pledges/try_again.html", message=message, retry_url=retry_url, retry_data=retry_data or {},
+        "pledges/try_again.html",
+        message=message,
+        retry_url=retry_url,
+        retry_data=retry_data or {},
         form=ActionForm(),
     ), 503
 
@@ -80,7 +82,7 @@ def new(slug: str):
 @public
 def card(token: str):
     pledge = _pledge_or_404(token)
-    if pledge.method != PaymentMethod.CARD or not pledge.is_live and pledge.status.value != "pending":
+    if pledge.method != PaymentMethod.CARD or (not pledge.is_live and pledge.status.value != "pending"):
         return redirect(url_for("pledges.confirmation", token=token))
     form = ConfirmCardForm()
     error = None
@@ -91,8 +93,11 @@ def card(token: str):
             payment = card_payments.record_saved_card(pledge, form.setup_intent.data)
         except gateway.GatewayUnavailable as problem:
             db.session.rollback()
-            return _unavailable(problem.message, url_for("pledges.card", token=token),
-                                retry_data={"setup_intent": form.setup_intent.data})
+            return _unavailable(
+                problem.message,
+                url_for("pledges.card", token=token),
+                retry_data={"setup_intent": form.setup_intent.data},
+            )
         except (card_payments.CardFlowError, gateway.GatewayError) as problem:
             db.session.rollback()
             error = getattr(problem, "message", None) or str(problem)
@@ -163,8 +168,13 @@ def authenticate(token: str, payment_id: int):
     except gateway.GatewayUnavailable as problem:
         return _unavailable(problem.message, request.path)
     return render_template(
-        "pledges/authenticate.html", pledge=pledge, payment=payment, form=form, client_secret=client_secret,
-        stripe_js=gateway.js_url(), publishable_key=gateway.publishable_key(),
+        "pledges/authenticate.html",
+        pledge=pledge,
+        payment=payment,
+        form=form,
+        client_secret=client_secret,
+        stripe_js=gateway.js_url(),
+        publishable_key=gateway.publishable_key(),
     )
 
 
@@ -176,7 +186,9 @@ def request_link():
     if form.validate_on_submit():
         address = form.email.data.strip().lower()
         if db.session.scalar(select(Pledge.id).where(Pledge.email == address).limit(1)) is not None:
-            email.queue("my_pledges_link", address, "Your pledges on Pledgeline", my_pledges_url=links.my_pledges_url(address))
+            email.queue(
+                "my_pledges_link", address, "Your pledges on Pledgeline", my_pledges_url=links.my_pledges_url(address)
+            )
             email.commit_and_deliver()
         # The same answer either way, so this page does not reveal who has pledged.
         return render_template("pledges/link_sent.html", address=address)
@@ -208,8 +220,13 @@ def my_pledges(token: str):
         ):
             payments_by_pledge[payment.pledge_id].append(payment)
     return render_template(
-        "pledges/my_pledges.html", address=address, pledges=rows, payments=payments_by_pledge, token=token,
-        pledge_token=links.pledge_token, form=ActionForm(),
+        "pledges/my_pledges.html",
+        address=address,
+        pledges=rows,
+        payments=payments_by_pledge,
+        token=token,
+        pledge_token=links.pledge_token,
+        form=ActionForm(),
     )
 
 
@@ -232,5 +249,6 @@ def cancel(token: str, pledge_id: int):
         else:
             flash(f"Your pledge {pledge.reference} is cancelled. No further payments will be taken.", "success")
         return redirect(url_for("pledges.my_pledges", token=token))
-    return render_template("pledges/cancel.html", pledge=pledge, form=form, token=token,
-                           schedule=card_payments.describe_schedule(pledge))
+    return render_template(
+        "pledges/cancel.html", pledge=pledge, form=form, token=token, schedule=card_payments.describe_schedule(pledge)
+    )

@@ -86,7 +86,9 @@ def wall_of_councils(campaign: Campaign) -> list[Organisation]:
         )
         .distinct()
     )
-    return list(db.session.scalars(select(Organisation).where(Organisation.id.in_(council_ids)).order_by(Organisation.name)))
+    return list(
+        db.session.scalars(select(Organisation).where(Organisation.id.in_(council_ids)).order_by(Organisation.name))
+    )
 
 
 def days_left(campaign: Campaign, now: datetime | None = None) -> int:
@@ -125,4 +127,3 @@ def as_json(campaign: Campaign) -> dict[str, Any]:
         },
         "totals_version": campaign.totals_version,
     }
-

@@ -140,7 +140,8 @@ def _open_payment_in_transaction(instalment: Instalment) -> Payment:
         # Someone else (another collect-due run, a double click) opened it first: use theirs.
         db.session.rollback()
         return db.session.scalars(
-            select(Payment).where(Payment.instalment_id == instalment.id, Payment.method == PaymentMethod.CARD)
+            select(Payment)
+            .where(Payment.instalment_id == instalment.id, Payment.method == PaymentMethod.CARD)
             .order_by(Payment.id.desc())
         ).first()  # type: ignore[return-value]
     return payment
@@ -207,31 +208,35 @@ STALE_CLAIM = timedelta(minutes=15)
 
 def _claim(payment: Payment) -> bool:
     """Atomically mark the payment as being charged by us; False if someone else holds it."""
-    now = utcnow()
-    db.session.commit()
-    claimed = db.session.execute(
-        update(Payment)
-        .where(
-            Payment.id == payment.id,
-            Payment.status == PaymentStatus.PENDING,
-            Payment.stripe_payment_intent_id.is_(None),
-            or_(Payment.charge_started_at.is_(None), Payment.charge_started_at < now - STALE_CLAIM),
+    payment_id, now = payment.id, utcnow()
+    with write_transaction():
+        claimed = db.session.execute(
+            update(Payment)
+            .where(
+                Payment.id == payment_id,
+                Payment.status == PaymentStatus.PENDING,
+                Payment.stripe_payment_intent_id.is_(None),
+                or_(Payment.charge_started_at.is_(None), Payment.charge_started_at < now - STALE_CLAIM),
+            )
+            .values(charge_started_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(charge_started_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+        db.session.commit()
     return claimed.rowcount == 1  # type: ignore[attr-defined]
 
 
 def _release(payment: Payment) -> None:
     """Stripe could not be reached: nothing was charged, so let the next attempt try again."""
     db.session.rollback()
-    db.session.execute(
-        update(Payment).where(Payment.id == payment.id).values(charge_started_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    payment_id = payment.id
+    with write_transaction():
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id)
+            .values(charge_started_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
 
 
 @dataclass(frozen=True)
@@ -256,8 +261,14 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
     if new == PaymentStatus.SUCCEEDED and (
         result.amount_pence != payment.amount_pence or result.currency.upper() != payment.currency
     ):
-        log.error("payment %s: Stripe reports %s %s, expected %s %s", payment.id, result.amount_pence,
-                  result.currency, payment.amount_pence, payment.currency)
+        log.error(
+            "payment %s: Stripe reports %s %s, expected %s %s",
+            payment.id,
+            result.amount_pence,
+            result.currency,
+            payment.amount_pence,
+            payment.currency,
+        )
         return Outcome(False, "amount or currency does not match; not credited")
     if RANK[new] <= RANK[payment.status]:
         return Outcome(False, f"already {payment.status.value}")
@@ -268,16 +279,23 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
             pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="First payment received")
         payments.mark_succeeded(payment)
         email.queue(
-            "receipt", pledge.email, f"Receipt for your payment to {pledge.campaign.title}",
-            pledge=pledge, payment=payment, my_pledges_url=links.my_pledges_url(pledge.email),
+            "receipt",
+            pledge.email,
+            f"Receipt for your payment to {pledge.campaign.title}",
+            pledge=pledge,
+            payment=payment,
+            my_pledges_url=links.my_pledges_url(pledge.email),
         )
     elif new == PaymentStatus.REQUIRES_ACTION:
         payment.status = PaymentStatus.REQUIRES_ACTION
         if payment.instalment is not None:
             payment.instalment.status = InstalmentStatus.REQUIRES_ACTION
         email.queue(
-            "confirm_payment", pledge.email, "Your bank needs you to confirm a payment",
-            pledge=pledge, payment=payment,
+            "confirm_payment",
+            pledge.email,
+            "Your bank needs you to confirm a payment",
+            pledge=pledge,
+            payment=payment,
             confirm_url=links.pledge_url("pledges.authenticate", pledge.id, payment_id=payment.id),
         )
     else:
@@ -286,8 +304,12 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
             payment.status = PaymentStatus.CANCELLED
         if pledge.status != PledgeStatus.PENDING:
             email.queue(
-                "payment_failed", pledge.email, "A payment for your pledge did not go through",
-                pledge=pledge, payment=payment, my_pledges_url=links.my_pledges_url(pledge.email),
+                "payment_failed",
+                pledge.email,
+                "A payment for your pledge did not go through",
+                pledge=pledge,
+                payment=payment,
+                my_pledges_url=links.my_pledges_url(pledge.email),
             )
     return Outcome(True, f"now {payment.status.value}")
 
@@ -316,8 +338,11 @@ def cancel_pledge(pledge: Pledge, *, reason: str = "Cancelled by the pledger") -
         raise CardFlowError("This pledge cannot be cancelled now.")
     pledges.change_status(pledge, PledgeStatus.CANCELLED, reason=reason)
     email.queue(
-        "cancellation", pledge.email, f"Your pledge {pledge.reference} is cancelled",
-        pledge=pledge, my_pledges_url=links.my_pledges_url(pledge.email),
+        "cancellation",
+        pledge.email,
+        f"Your pledge {pledge.reference} is cancelled",
+        pledge=pledge,
+        my_pledges_url=links.my_pledges_url(pledge.email),
     )
     email.commit_and_deliver()
 
@@ -331,8 +356,10 @@ class CollectionReport:
     unavailable: int = 0
 
     def __str__(self) -> str:
-        return (f"{self.charged} instalment(s) charged: {self.succeeded} paid, {self.requires_action} need the "
-                f"pledger to confirm, {self.failed} failed; {self.unavailable} left for later (Stripe unreachable).")
+        return (
+            f"{self.charged} instalment(s) charged: {self.succeeded} paid, {self.requires_action} need the "
+            f"pledger to confirm, {self.failed} failed; {self.unavailable} left for later (Stripe unreachable)."
+        )
 
 
 def due_instalments(today: date, campaign_id: int | None = None) -> list[int]:

@@ -67,8 +67,15 @@ COUNCILS: list[tuple[str, CouncilType, str | None, int]] = [
 ]
 
 # Councils that have pledged so far in the demo: (index into COUNCILS, pounds a year, on the wall)
-COUNCIL_PLEDGES = [(0, 4_000, True), (4, 3_000, True), (5, 2_500, True), (14, 2_000, True),
-                   (18, 1_500, True), (20, 1_000, False), (25, 250, True)]
+COUNCIL_PLEDGES = [
+    (0, 4_000, True),
+    (4, 3_000, True),
+    (5, 2_500, True),
+    (14, 2_000, True),
+    (18, 1_500, True),
+    (20, 1_000, False),
+    (25, 250, True),
+]
 
 SPONSOR_NAME = "Northgate Civic Fund"
 
@@ -79,18 +86,66 @@ DEMO_ACCOUNTS = [
     ("pledger", "council.officer@pledgeline.demo", "demo-council-pass"),
 ]
 
-FIRST_NAMES = ["Amira", "Ben", "Chloe", "Dev", "Eilidh", "Femi", "Grace", "Harjit", "Imogen", "Jack", "Kemi",
-               "Liam", "Maya", "Noah", "Olu", "Priya", "Quentin", "Rosie", "Sam", "Tariq", "Uma", "Viktor",
-               "Wen", "Yusuf", "Zoe"]
-LAST_NAMES = ["Ahmed", "Brown", "Clarke", "Davies", "Evans", "Fletcher", "Green", "Hughes", "Iqbal", "Jones",
-              "Khan", "Lewis", "Morgan", "Nowak", "O'Brien", "Patel", "Quinn", "Roberts", "Singh", "Taylor",
-              "Walker", "Wright", "Young"]
+FIRST_NAMES = [
+    "Amira",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Eilidh",
+    "Femi",
+    "Grace",
+    "Harjit",
+    "Imogen",
+    "Jack",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olu",
+    "Priya",
+    "Quentin",
+    "Rosie",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+]
+LAST_NAMES = [
+    "Ahmed",
+    "Brown",
+    "Clarke",
+    "Davies",
+    "Evans",
+    "Fletcher",
+    "Green",
+    "Hughes",
+    "Iqbal",
+    "Jones",
+    "Khan",
+    "Lewis",
+    "Morgan",
+    "Nowak",
+    "O'Brien",
+    "Patel",
+    "Quinn",
+    "Roberts",
+    "Singh",
+    "Taylor",
+    "Walker",
+    "Wright",
+    "Young",
+]
 MESSAGES = [
     "Sharing what works saves us all time.",
     "Proud to back collaboration between councils.",
     "We need someone whose job is to join the dots.",
     "Small councils benefit most from this.",
-    None, None, None,
+    None,
+    None,
+    None,
 ]
 
 
@@ -127,12 +182,18 @@ def _organisations() -> dict[str, Organisation]:
     for name, council_type, gss, population in COUNCILS:
         if name not in existing:
             existing[name] = Organisation(
-                slug=_slugify(name), name=name, kind=OrganisationKind.COUNCIL,
-                council_type=council_type, gss_code=gss, population=population,
+                slug=_slugify(name),
+                name=name,
+                kind=OrganisationKind.COUNCIL,
+                council_type=council_type,
+                gss_code=gss,
+                population=population,
             )
             db.session.add(existing[name])
     if SPONSOR_NAME not in existing:
-        existing[SPONSOR_NAME] = Organisation(slug=_slugify(SPONSOR_NAME), name=SPONSOR_NAME, kind=OrganisationKind.SPONSOR)
+        existing[SPONSOR_NAME] = Organisation(
+            slug=_slugify(SPONSOR_NAME), name=SPONSOR_NAME, kind=OrganisationKind.SPONSOR
+        )
         db.session.add(existing[SPONSOR_NAME])
     db.session.flush()
     return existing
@@ -140,8 +201,12 @@ def _organisations() -> dict[str, Organisation]:
 
 def _accounts(organisations: dict[str, Organisation]) -> None:
     homes = {"sponsor": organisations[SPONSOR_NAME], "pledger": organisations[COUNCILS[4][0]]}
-    names = {"treasurer": "Tessa Treasurer", "sponsor": "Sandeep Sponsor", "admin": "Ada Admin",
-             "pledger": "Colin Council-Officer"}
+    names = {
+        "treasurer": "Tessa Treasurer",
+        "sponsor": "Sandeep Sponsor",
+        "admin": "Ada Admin",
+        "pledger": "Colin Council-Officer",
+    }
     for role, email, password in DEMO_ACCOUNTS:
         if db.session.scalar(select(User).where(User.email == email)) is None:
             accounts.create_user(email, names[role], password, Role(role), homes.get(role))
@@ -177,18 +242,22 @@ def _campaign() -> Campaign:
     )
     db.session.add(campaign)
     db.session.flush()
-    db.session.add_all([
-        CampaignUpdate(
-            campaign=campaign, title="Seven councils have pledged",
-            body="Thank you to everyone who has pledged so far. Three more councils will unlock the campaign.",
-            published_at=now - timedelta(days=2),
-        ),
-        CampaignUpdate(
-            campaign=campaign, title="The campaign is open",
-            body="Pledges are open until the deadline. Councils can pledge by purchase order and invoice.",
-            published_at=now - timedelta(days=20),
-        ),
-    ])
+    db.session.add_all(
+        [
+            CampaignUpdate(
+                campaign=campaign,
+                title="Seven councils have pledged",
+                body="Thank you to everyone who has pledged so far. Three more councils will unlock the campaign.",
+                published_at=now - timedelta(days=2),
+            ),
+            CampaignUpdate(
+                campaign=campaign,
+                title="The campaign is open",
+                body="Pledges are open until the deadline. Councils can pledge by purchase order and invoice.",
+                published_at=now - timedelta(days=20),
+            ),
+        ]
+    )
     return campaign
 
 
@@ -197,13 +266,24 @@ def _pledges(campaign: Campaign, organisations: dict[str, Organisation], rng: ra
     made = 0
     for index, pounds, on_wall in COUNCIL_PLEDGES:
         council = organisations[COUNCILS[index][0]]
-        pledge = pledges.create_pledge(campaign, pledges.PledgeRequest(
-            kind=PledgerKind.COUNCIL, name=f"Digital team, {council.name}",
-            email=f"digital@{_slugify(council.name)}.example", amount=Money(pounds * 100),
-            frequency=Frequency.ONE_OFF, instalment_count=None, method=PaymentMethod.INVOICE,
-            conditional=True, visibility=Visibility.PUBLIC, organisation=council, show_on_wall=on_wall,
-            po_number=f"PO-{rng.randint(100000, 999999)}", submission_token=f"demo-council-{index}",
-        ))
+        pledge = pledges.create_pledge(
+            campaign,
+            pledges.PledgeRequest(
+                kind=PledgerKind.COUNCIL,
+                name=f"Digital team, {council.name}",
+                email=f"digital@{_slugify(council.name)}.example",
+                amount=Money(pounds * 100),
+                frequency=Frequency.ONE_OFF,
+                instalment_count=None,
+                method=PaymentMethod.INVOICE,
+                conditional=True,
+                visibility=Visibility.PUBLIC,
+                organisation=council,
+                show_on_wall=on_wall,
+                po_number=f"PO-{rng.randint(100000, 999999)}",
+                submission_token=f"demo-council-{index}",
+            ),
+        )
         pledge.created_at = start + timedelta(hours=rng.randint(1, 19 * 24))
         pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="Purchase order received")
         made += 1
@@ -217,13 +297,22 @@ def _pledges(campaign: Campaign, organisations: dict[str, Organisation], rng: ra
         else:
             amount = rng.choice([10, 20, 25, 25, 50, 50, 75, 100, 150, 250]) * 100
         conditional = rng.random() < 0.6
-        pledge = pledges.create_pledge(campaign, pledges.PledgeRequest(
-            kind=PledgerKind.INDIVIDUAL, name=name,
-            email=f"{_slugify(name)}.{n}@example.org", amount=Money(amount), frequency=frequency,
-            instalment_count=12 if frequency == Frequency.MONTHLY else None, method=PaymentMethod.CARD,
-            conditional=conditional, visibility=rng.choice(visibilities), message=rng.choice(MESSAGES),
-            submission_token=f"demo-individual-{n}",
-        ))
+        pledge = pledges.create_pledge(
+            campaign,
+            pledges.PledgeRequest(
+                kind=PledgerKind.INDIVIDUAL,
+                name=name,
+                email=f"{_slugify(name)}.{n}@example.org",
+                amount=Money(amount),
+                frequency=frequency,
+                instalment_count=12 if frequency == Frequency.MONTHLY else None,
+                method=PaymentMethod.CARD,
+                conditional=conditional,
+                visibility=rng.choice(visibilities),
+                message=rng.choice(MESSAGES),
+                submission_token=f"demo-individual-{n}",
+            ),
+        )
         pledge.created_at = start + timedelta(minutes=rng.randint(60, 19 * 24 * 60))
         pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="Card saved")
         if not conditional:

@@ -43,7 +43,10 @@ def deliver_queued(limit: int = 100) -> int:
     """Send queued messages. Each is claimed with a conditional UPDATE, so it goes out once."""
     ids = list(
         db.session.scalars(
-            select(EmailMessage.id).where(EmailMessage.status == EmailStatus.QUEUED).order_by(EmailMessage.id).limit(limit)
+            select(EmailMessage.id)
+            .where(EmailMessage.status == EmailStatus.QUEUED)
+            .order_by(EmailMessage.id)
+            .limit(limit)
         )
     )
     sent = 0
@@ -70,9 +73,7 @@ def _set_status(message_id: int, status: EmailStatus, *, only_if: EmailStatus | 
         query = update(EmailMessage).where(EmailMessage.id == message_id)
         if only_if is not None:
             query = query.where(EmailMessage.status == only_if)
-        result = db.session.execute(
-            query.values(status=status, **values).execution_options(synchronize_session=False)
-        )
+        result = db.session.execute(query.values(status=status, **values).execution_options(synchronize_session=False))
         db.session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
 

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 
 from app.database import write_transaction
 from app.extensions import db
@@ -82,9 +82,7 @@ def close_due(now: datetime | None = None) -> CloseReport:
     now = now or utcnow()
     report = CloseReport()
     due = list(
-        db.session.scalars(
-            select(Campaign.id).where(Campaign.status == CampaignStatus.LIVE, Campaign.closes_at <= now)
-        )
+        db.session.scalars(select(Campaign.id).where(Campaign.status == CampaignStatus.LIVE, Campaign.closes_at <= now))
     )
     for campaign_id in due:
         outcome = _decide(campaign_id, now)
@@ -95,7 +93,9 @@ def close_due(now: datetime | None = None) -> CloseReport:
     return report
 
 
-def _decide(campaign_id: int, now: datetime, actor: User | None = None, reason: str = "Deadline reached") -> CampaignStatus | None:
+def _decide(
+    campaign_id: int, now: datetime, actor: User | None = None, reason: str = "Deadline reached"
+) -> CampaignStatus | None:
     """Close one campaign if it is still live; None if another run (or a treasurer) got there first."""
     with write_transaction():
         totals.lock_campaign(campaign_id)
@@ -120,9 +120,14 @@ def _decide(campaign_id: int, now: datetime, actor: User | None = None, reason: 
             summary=f"{campaign.title} {outcome.value}: {Money(raised_toward_target(campaign), campaign.currency)} "
             f"of {Money(campaign.target_pence, campaign.currency)}, {campaign.council_count} of "
             f"{campaign.min_councils} councils. {reason}",
-            detail={"outcome": outcome.value, "pledged_pence": campaign.pledged_pence,
-                    "matched_pence": campaign.matched_pence, "council_count": campaign.council_count,
-                    "reason": reason, "at": now.isoformat()},
+            detail={
+                "outcome": outcome.value,
+                "pledged_pence": campaign.pledged_pence,
+                "matched_pence": campaign.matched_pence,
+                "council_count": campaign.council_count,
+                "reason": reason,
+                "at": now.isoformat(),
+            },
         )
         db.session.commit()
     log.info("campaign %s closed: %s", campaign_id, outcome.value)
@@ -132,7 +137,9 @@ def _decide(campaign_id: int, now: datetime, actor: User | None = None, reason: 
 def follow_up(report: CloseReport, now: datetime) -> None:
     """Finish what closing leaves to do, for every closed campaign that still has some."""
     for campaign_id, status in db.session.execute(
-        select(Campaign.id, Campaign.status).where(Campaign.status.in_([CampaignStatus.SUCCEEDED, CampaignStatus.FAILED]))
+        select(Campaign.id, Campaign.status).where(
+            Campaign.status.in_([CampaignStatus.SUCCEEDED, CampaignStatus.FAILED])
+        )
     ).all():
         if status == CampaignStatus.FAILED:
             _release_conditional(campaign_id, report)
@@ -142,8 +149,10 @@ def follow_up(report: CloseReport, now: datetime) -> None:
     email.deliver_queued(limit=10_000)
 
 
-def _pledge_ids(campaign_id: int, *conditions: object) -> list[int]:
-    return list(db.session.scalars(select(Pledge.id).where(Pledge.campaign_id == campaign_id, *conditions).order_by(Pledge.id)))
+def _pledge_ids(campaign_id: int, *conditions: ColumnElement[bool]) -> list[int]:
+    return list(
+        db.session.scalars(select(Pledge.id).where(Pledge.campaign_id == campaign_id, *conditions).order_by(Pledge.id))
+    )
 
 
 def _release_conditional(campaign_id: int, report: CloseReport) -> None:
@@ -192,14 +201,22 @@ def _bring_forward(campaign_id: int, today: date) -> None:
     rows = db.session.execute(
         select(Pledge.id, first_due.c.first)
         .join(first_due, first_due.c.pledge_id == Pledge.id)
-        .where(Pledge.campaign_id == campaign_id, Pledge.is_conditional.is_(True),
-               Pledge.status.in_(LIVE_STATUSES), first_due.c.first > today)
+        .where(
+            Pledge.campaign_id == campaign_id,
+            Pledge.is_conditional.is_(True),
+            Pledge.status.in_(LIVE_STATUSES),
+            first_due.c.first > today,
+        )
     ).all()
     for pledge_id, _ in rows:
         with write_transaction():
-            scheduled = list(db.session.scalars(
-                select(Instalment).where(Instalment.pledge_id == pledge_id, Instalment.status == InstalmentStatus.SCHEDULED)
-            ))
+            scheduled = list(
+                db.session.scalars(
+                    select(Instalment).where(
+                        Instalment.pledge_id == pledge_id, Instalment.status == InstalmentStatus.SCHEDULED
+                    )
+                )
+            )
             first = min((i.due_on for i in scheduled), default=today)
             if first > today:  # not already moved by another run
                 for instalment in scheduled:
@@ -264,7 +281,9 @@ def close_early(campaign: Campaign, *, actor: User, reason: str) -> CloseReport:
     with write_transaction():
         totals.lock_campaign(campaign.id)
         db.session.execute(
-            update(Campaign).where(Campaign.id == campaign.id, Campaign.closes_at > now).values(closes_at=now)
+            update(Campaign)
+            .where(Campaign.id == campaign.id, Campaign.closes_at > now)
+            .values(closes_at=now)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
@@ -298,8 +317,12 @@ def extend(campaign: Campaign, new_close: datetime, *, actor: User, reason: str)
     )
     # Conditional card instalments were due at the old deadline; they follow it.
     for pledge in db.session.scalars(
-        select(Pledge).where(Pledge.campaign_id == campaign.id, Pledge.is_conditional.is_(True),
-                             Pledge.status.in_(LIVE_STATUSES), Pledge.method == PaymentMethod.CARD)
+        select(Pledge).where(
+            Pledge.campaign_id == campaign.id,
+            Pledge.is_conditional.is_(True),
+            Pledge.status.in_(LIVE_STATUSES),
+            Pledge.method == PaymentMethod.CARD,
+        )
     ):
         first = pledge.instalments[0] if pledge.instalments else None
         if first is not None and first.due_on == old.date():

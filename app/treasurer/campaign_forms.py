@@ -31,8 +31,11 @@ class CloseEarlyForm(FlaskForm):
         "Why are you closing the campaign early?",
         widget=GovTextArea(),
         description="This is kept in the audit log.",
-        validators=[InputRequired(message="Enter the reason for closing the campaign early"),
-                    Length(max=500, message="Reason must be 500 characters or fewer"), NO_CONTROL_CHARACTERS],
+        validators=[
+            InputRequired(message="Enter the reason for closing the campaign early"),
+            Length(max=500, message="Reason must be 500 characters or fewer"),
+            NO_CONTROL_CHARACTERS,
+        ],
     )
     submit = SubmitField("Close the campaign now", widget=GovSubmitInput())
 
@@ -49,8 +52,11 @@ class ExtendForm(FlaskForm):
         "Why are you extending the deadline?",
         widget=GovTextArea(),
         description="This is kept in the audit log and pledgers can see the new date.",
-        validators=[InputRequired(message="Enter the reason for extending the deadline"),
-                    Length(max=500, message="Reason must be 500 characters or fewer"), NO_CONTROL_CHARACTERS],
+        validators=[
+            InputRequired(message="Enter the reason for extending the deadline"),
+            Length(max=500, message="Reason must be 500 characters or fewer"),
+            NO_CONTROL_CHARACTERS,
+        ],
     )
     submit = SubmitField("Extend the deadline", widget=GovSubmitInput())
 

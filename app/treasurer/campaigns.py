@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,7 +24,7 @@ def _campaign(slug: str) -> Campaign:
 
 @bp.route("/campaigns/<slug>/close", methods=["GET", "POST"])
 @roles_required(Role.TREASURER, Role.ADMIN)
-def close_campaign(slug: str):
+def close_campaign(slug: str) -> ResponseReturnValue:
     campaign = _campaign(slug)
     form = CloseEarlyForm()
     if form.validate_on_submit():
@@ -34,18 +35,24 @@ def close_campaign(slug: str):
             form.reason.errors = [str(error)]
         else:
             outcome = dict(report.closed).get(campaign.slug, "closed")
-            flash(f"{campaign.title} is closed: it {outcome}. {report.released} pledge(s) released, "
-                  f"{report.charged} card payment(s) taken, {report.invoiced} invoice(s) issued.", "success")
+            flash(
+                f"{campaign.title} is closed: it {outcome}. {report.released} pledge(s) released, "
+                f"{report.charged} card payment(s) taken, {report.invoiced} invoice(s) issued.",
+                "success",
+            )
             return redirect(url_for("treasurer.index"))
     return render_template(
-        "treasurer/close_campaign.html", campaign=campaign, form=form,
-        would_succeed=lifecycle.conditions_met(campaign), raised=lifecycle.raised_toward_target(campaign),
+        "treasurer/close_campaign.html",
+        campaign=campaign,
+        form=form,
+        would_succeed=lifecycle.conditions_met(campaign),
+        raised=lifecycle.raised_toward_target(campaign),
     ), (400 if request.method == "POST" else 200)
 
 
 @bp.route("/campaigns/<slug>/extend", methods=["GET", "POST"])
 @roles_required(Role.TREASURER, Role.ADMIN)
-def extend_campaign(slug: str):
+def extend_campaign(slug: str) -> ResponseReturnValue:
     campaign = _campaign(slug)
     form = ExtendForm()
     if form.validate_on_submit():

@@ -230,9 +230,7 @@ def test_instalments_are_never_charged_twice_by_the_database(localstripe: LocalS
     db.session.rollback()
 
 
-def test_a_scheduled_charge_needing_authentication_emails_the_pledger_a_link(
-    localstripe: LocalStripe, runner
-) -> None:
+def test_a_scheduled_charge_needing_authentication_emails_the_pledger_a_link(localstripe: LocalStripe, runner) -> None:
     campaign = CampaignFactory()
     pledge = _pledge(campaign, pounds="9", frequency=Frequency.MONTHLY, instalments=2)
     # The card needed no check when first saved and charged...
@@ -259,7 +257,9 @@ def test_a_scheduled_charge_needing_authentication_emails_the_pledger_a_link(
     assert len(_stripe_intents(localstripe)) == 2
 
 
-def test_collect_due_reports_stripe_unreachable_with_a_non_zero_exit(app: Flask, localstripe: LocalStripe, runner) -> None:
+def test_collect_due_reports_stripe_unreachable_with_a_non_zero_exit(
+    app: Flask, localstripe: LocalStripe, runner
+) -> None:
     from tests.stripe_server import unreachable
 
     campaign = CampaignFactory()

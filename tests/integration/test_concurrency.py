@@ -30,15 +30,22 @@ def test_two_hundred_pledges_at_once_keep_totals_to_the_penny(app: Flask) -> Non
         with app.app_context(), write_transaction():
             target = db.session.get_one(Campaign, campaign_id)
             council = n % 10 == 0
-            made = pledges.create_pledge(target, pledges.PledgeRequest(
-                kind=PledgerKind.COUNCIL if council else PledgerKind.INDIVIDUAL,
-                name=f"Pledger {n}", email=f"p{n}@example.org", amount=Money(100 + n * 7),
-                frequency=Frequency.MONTHLY if n % 3 == 0 else Frequency.ONE_OFF,
-                instalment_count=4 if n % 3 == 0 else None,
-                method=PaymentMethod.INVOICE if council else PaymentMethod.CARD, conditional=n % 2 == 0,
-                visibility=Visibility.PUBLIC, submission_token=f"concurrent-{n}",
-                organisation=db.session.get(type(councils[0]), council_ids[(n // 10) % 5]) if council else None,
-            ))
+            made = pledges.create_pledge(
+                target,
+                pledges.PledgeRequest(
+                    kind=PledgerKind.COUNCIL if council else PledgerKind.INDIVIDUAL,
+                    name=f"Pledger {n}",
+                    email=f"p{n}@example.org",
+                    amount=Money(100 + n * 7),
+                    frequency=Frequency.MONTHLY if n % 3 == 0 else Frequency.ONE_OFF,
+                    instalment_count=4 if n % 3 == 0 else None,
+                    method=PaymentMethod.INVOICE if council else PaymentMethod.CARD,
+                    conditional=n % 2 == 0,
+                    visibility=Visibility.PUBLIC,
+                    submission_token=f"concurrent-{n}",
+                    organisation=db.session.get(type(councils[0]), council_ids[(n // 10) % 5]) if council else None,
+                ),
+            )
             pledges.change_status(made, PledgeStatus.COMMITTED, reason="test")
             if n % 4 == 1:
                 payments.mark_succeeded(payments.open_card_payment(made.instalments[0]))

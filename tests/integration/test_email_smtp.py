@@ -23,7 +23,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], Message]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
         return "250 Message accepted for delivery"
 
@@ -43,8 +43,13 @@ def smtp(app: Flask) -> Iterator[Inbox]:
 
 def test_a_receipt_is_delivered_over_smtp_once(smtp: Inbox) -> None:
     pledge = make_pledge(CampaignFactory(title="Shared role"), email="pat@example.org", pounds="25")
-    email.queue("cancellation", pledge.email, f"Your pledge {pledge.reference} is cancelled", pledge=pledge,
-                my_pledges_url="http://127.0.0.1:5000/my-pledges/x")
+    email.queue(
+        "cancellation",
+        pledge.email,
+        f"Your pledge {pledge.reference} is cancelled",
+        pledge=pledge,
+        my_pledges_url="http://127.0.0.1:5000/my-pledges/x",
+    )
 
     assert email.commit_and_deliver() == 1
     assert email.deliver_queued() == 0  # already sent: never twice

@@ -54,7 +54,10 @@ def _card_token(client: FlaskClient, card_url: str) -> str:
 
 
 def _payments() -> int:
-    return int(db.session.scalar(select(func.count()).select_from(Payment).where(Payment.status == PaymentStatus.SUCCEEDED)) or 0)
+    return int(
+        db.session.scalar(select(func.count()).select_from(Payment).where(Payment.status == PaymentStatus.SUCCEEDED))
+        or 0
+    )
 
 
 def test_twenty_pledges_survive_an_outage_and_are_charged_exactly_once_after(
@@ -72,7 +75,9 @@ def test_twenty_pledges_survive_an_outage_and_are_charged_exactly_once_after(
         assert "Nothing has been charged" in html and "Try again" in html
 
     db.session.rollback()
-    assert db.session.scalar(select(func.count()).select_from(Pledge).where(Pledge.status == PledgeStatus.PENDING)) == 20
+    assert (
+        db.session.scalar(select(func.count()).select_from(Pledge).where(Pledge.status == PledgeStatus.PENDING)) == 20
+    )
 
     flaky_stripe.start()
     stripe_client = flaky_stripe.client()

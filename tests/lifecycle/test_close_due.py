@@ -30,8 +30,9 @@ from tests.stripe_server import LocalStripe, save_card
 
 
 def _card_pledge(campaign: Campaign, localstripe: LocalStripe, pounds: str, *, conditional: bool = True) -> Pledge:
-    pledge = make_pledge(campaign, pounds=pounds, conditional=conditional, status=PledgeStatus.PENDING,
-                         email=f"card{pounds}@example.org")
+    pledge = make_pledge(
+        campaign, pounds=pounds, conditional=conditional, status=PledgeStatus.PENDING, email=f"card{pounds}@example.org"
+    )
     setup = card_payments.start_card_setup(pledge)
     save_card(localstripe.client(), setup.setup_intent_id)
     card_payments.record_saved_card(pledge, setup.setup_intent_id)
@@ -45,8 +46,14 @@ def _past_deadline(campaign: Campaign) -> None:
 
 def _councils(campaign: Campaign, n: int, pounds: str = "1,000") -> list[Pledge]:
     return [
-        make_pledge(campaign, pounds=pounds, kind=PledgerKind.COUNCIL, organisation=OrganisationFactory(),
-                    conditional=True, email=f"council{i}@example.gov.uk")
+        make_pledge(
+            campaign,
+            pounds=pounds,
+            kind=PledgerKind.COUNCIL,
+            organisation=OrganisationFactory(),
+            conditional=True,
+            email=f"council{i}@example.gov.uk",
+        )
         for i in range(n)
     ]
 
@@ -62,8 +69,9 @@ def test_enough_money_but_too_few_councils_fails_and_releases_everything_conditi
     campaign = CampaignFactory(target_pence=2_000_00, min_councils=3)
     _councils(campaign, 2, pounds="1,500")  # £3,000: money enough, councils not
     card = _card_pledge(campaign, localstripe, "50")
-    unconditional = make_pledge(campaign, pounds="20", paid_instalments=1, status=PledgeStatus.FULFILLED,
-                                email="kept@example.org")
+    unconditional = make_pledge(
+        campaign, pounds="20", paid_instalments=1, status=PledgeStatus.FULFILLED, email="kept@example.org"
+    )
     _past_deadline(campaign)
 
     report = lifecycle.close_due()
@@ -71,7 +79,9 @@ def test_enough_money_but_too_few_councils_fails_and_releases_everything_conditi
     db.session.refresh(campaign)
     assert campaign.status == CampaignStatus.FAILED
     assert report.closed == [(campaign.slug, "failed")] and report.released == 3
-    assert db.session.scalar(select(func.count()).select_from(Pledge).where(Pledge.status == PledgeStatus.RELEASED)) == 3
+    assert (
+        db.session.scalar(select(func.count()).select_from(Pledge).where(Pledge.status == PledgeStatus.RELEASED)) == 3
+    )
     db.session.refresh(card)
     assert all(i.status == InstalmentStatus.RELEASED for i in card.instalments)
     db.session.refresh(unconditional)
@@ -175,9 +185,15 @@ def test_close_due_twice_at_once_closes_once_and_charges_each_card_once(app: Fla
 
     db.session.rollback()
     assert sum(len(r.closed) for r in reports) == 1
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "campaign.closed")) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "campaign.closed"))
+        == 1
+    )
     intents = list(localstripe.client().v1.payment_intents.list().auto_paging_iter())
     assert len(intents) == 4
-    assert db.session.scalar(select(func.count()).select_from(Payment).where(Payment.status == PaymentStatus.SUCCEEDED)) == 4
+    assert (
+        db.session.scalar(select(func.count()).select_from(Payment).where(Payment.status == PaymentStatus.SUCCEEDED))
+        == 4
+    )
     assert len(_emails("campaign_succeeded")) == 5
     assert totals.verify() == []

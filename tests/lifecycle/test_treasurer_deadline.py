@@ -73,11 +73,16 @@ def test_extending_moves_the_deadline_and_conditional_charges_with_it(page: Page
 
     response = client.post(
         f"/treasurer/campaigns/{campaign.slug}/extend",
-        data={"csrf_token": _token(html), "reason": "Three councils asked for more time",
-              "closes_on": [str(new_day.day), str(new_day.month), str(new_day.year)]},
+        data={
+            "csrf_token": _token(html),
+            "reason": "Three councils asked for more time",
+            "closes_on": [str(new_day.day), str(new_day.month), str(new_day.year)],
+        },
     )
 
-    assert response.status_code == 302, re.findall(r"govuk-error-message[^>]*>(.*?)</p>", response.get_data(as_text=True), re.S)
+    assert response.status_code == 302, re.findall(
+        r"govuk-error-message[^>]*>(.*?)</p>", response.get_data(as_text=True), re.S
+    )
     db.session.rollback()
     db.session.refresh(campaign)
     assert campaign.closes_at.astimezone(LONDON).date() == new_day

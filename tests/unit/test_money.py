@@ -5,8 +5,15 @@ from app.money import CurrencyMismatch, Money, MoneyError
 
 @pytest.mark.parametrize(
     ("text", "pence"),
-    [("2500", 250000), ("2,500.50", 250050), ("£2,500", 250000), (" £ 10.5 ", 1050), ("0.01", 1), (".5", 50),
-     ("1,000,000", 100000000)],
+    [
+        ("2500", 250000),
+        ("2,500.50", 250050),
+        ("£2,500", 250000),
+        (" £ 10.5 ", 1050),
+        ("0.01", 1),
+        (".5", 50),
+        ("1,000,000", 100000000),
+    ],
 )
 def test_parses_amounts_people_type(text: str, pence: int) -> None:
     assert Money.parse(text).pence == pence
@@ -24,7 +31,8 @@ def test_fraction_of_a_penny_gets_its_own_message() -> None:
 
 
 @pytest.mark.parametrize(
-    ("pence", "text"), [(250050, "£2,500.50"), (5, "£0.05"), (0, "£0.00"), (-1234, "-£12.34"), (100000000, "£1,000,000.00")]
+    ("pence", "text"),
+    [(250050, "£2,500.50"), (5, "£0.05"), (0, "£0.00"), (-1234, "-£12.34"), (100000000, "£1,000,000.00")],
 )
 def test_formats_like_a_uk_price(pence: int, text: str) -> None:
     assert str(Money(pence)) == text

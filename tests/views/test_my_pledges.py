@@ -16,8 +16,15 @@ from tests.helpers import PageClient
 
 def test_the_link_shows_only_that_persons_pledges(page: PageClient) -> None:
     campaign = CampaignFactory()
-    mine = make_pledge(campaign, pounds="12", frequency=Frequency.MONTHLY, instalments=3, email="me@example.org",
-                       paid_instalments=1, status=PledgeStatus.ACTIVE)
+    mine = make_pledge(
+        campaign,
+        pounds="12",
+        frequency=Frequency.MONTHLY,
+        instalments=3,
+        email="me@example.org",
+        paid_instalments=1,
+        status=PledgeStatus.ACTIVE,
+    )
     theirs = make_pledge(campaign, pounds="99", email="someone-else@example.org")
 
     html = page.get(f"/my-pledges/{links.my_pledges_token('me@example.org')}").get_data(as_text=True)
@@ -29,8 +36,15 @@ def test_the_link_shows_only_that_persons_pledges(page: PageClient) -> None:
 def test_cancelling_a_monthly_pledge_stops_future_payments(page: PageClient) -> None:
     client = page.client
     campaign = CampaignFactory()
-    pledge = make_pledge(campaign, pounds="10", frequency=Frequency.MONTHLY, instalments=6, email="me@example.org",
-                         paid_instalments=2, status=PledgeStatus.ACTIVE)
+    pledge = make_pledge(
+        campaign,
+        pounds="10",
+        frequency=Frequency.MONTHLY,
+        instalments=6,
+        email="me@example.org",
+        paid_instalments=2,
+        status=PledgeStatus.ACTIVE,
+    )
     token = links.my_pledges_token("me@example.org")
     confirm = page.get(f"/my-pledges/{token}/{pledge.id}/cancel").get_data(as_text=True)
     assert "Are you sure you want to cancel" in confirm

@@ -63,7 +63,10 @@ def test_a_valid_pledge_is_saved_as_pending_and_goes_to_card_details(client: Fla
 
 def test_until_cancelled_counts_the_funding_period(client: FlaskClient) -> None:
     campaign = CampaignFactory()  # funding period April 2027 – March 2028
-    client.post(f"/campaigns/{campaign.slug}/pledge", data=_form(client, campaign.slug) | _valid(amount="50", frequency="monthly"))
+    client.post(
+        f"/campaigns/{campaign.slug}/pledge",
+        data=_form(client, campaign.slug) | _valid(amount="50", frequency="monthly"),
+    )
     pledge = db.session.scalar(select(Pledge))
     assert pledge is not None and pledge.instalment_count is None
     assert pledge.commitment_pence == 50_00 * 12
@@ -98,8 +101,16 @@ BAD_INPUTS = [
     ("NUL in the name", {"name": "Pat\x00Pledger"}, "Remove the unusual characters"),
     ("bad email", {"email": "not-an-email"}, "Enter an email address in the correct format"),
     ("unknown frequency", {"frequency": "weekly"}, "Not a valid choice"),
-    ("too many instalments", {"frequency": "monthly", "instalments": "500"}, "Enter a number of payments between 2 and 120"),
-    ("instalments not a number", {"frequency": "monthly", "instalments": "twelve"}, "Enter the number of payments as a whole number"),
+    (
+        "too many instalments",
+        {"frequency": "monthly", "instalments": "500"},
+        "Enter a number of payments between 2 and 120",
+    ),
+    (
+        "instalments not a number",
+        {"frequency": "monthly", "instalments": "twelve"},
+        "Enter the number of payments as a whole number",
+    ),
     ("no consent for a charge later", {"consent": ""}, "Confirm that we may charge your card later"),
     ("message too long", {"message": "m" * 501}, "Message must be 500 characters or fewer"),
 ]
