@@ -145,6 +145,19 @@ def test_signed_in_pages_are_accessible(browse: Browse, site: Site, email: str, 
     browse.assert_accessible()
 
 
+@pytest.mark.parametrize("action", ["close", "extend"])
+def test_treasurer_deadline_pages_and_their_errors_are_accessible(browse: Browse, site: Site, action: str) -> None:
+    browse.sign_in("treasurer@example.org", PASSWORD)
+    slug = site.live.rsplit("/", 1)[-1]
+    page = browse.goto(f"/treasurer/campaigns/{slug}/{action}")
+    browse.assert_accessible()
+    browse._expected_status = 400  # the form comes back with its errors
+    with page.expect_navigation():
+        page.locator("form .govuk-button").click()
+    assert page.title().startswith("Error: ")
+    browse.assert_accessible()
+
+
 def test_forbidden_page_is_accessible(browse: Browse, site: Site) -> None:
     browse.sign_in("pledger@example.org", PASSWORD)
     page = browse.goto("/treasurer/", status=403)
