@@ -72,6 +72,10 @@ class Config:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_ATTEMPT_LIMIT = "10 per 5 minutes"
+    # How many proxies (load balancer, nginx) stand in front of the app. Their X-Forwarded-For
+    # then gives the client's address for rate limits; with 0 the header is ignored, so nobody
+    # can dodge a limit by sending one.
+    TRUSTED_PROXY_COUNT = 0
 
     STRIPE_SECRET_KEY = ""
     STRIPE_PUBLISHABLE_KEY = ""
@@ -120,6 +124,8 @@ class Config:
             settings["REDIS_URL"] = settings["RATELIMIT_STORAGE_URI"] = get("REDIS_URL")
         if get("LOGIN_ATTEMPT_LIMIT") is not None:
             settings["LOGIN_ATTEMPT_LIMIT"] = get("LOGIN_ATTEMPT_LIMIT")
+        if get("TRUSTED_PROXY_COUNT") is not None:
+            settings["TRUSTED_PROXY_COUNT"] = int(get("TRUSTED_PROXY_COUNT") or "0")
         for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
             if get(name) is not None:
                 settings[name] = get(name)

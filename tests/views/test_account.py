@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import pytest
 from argon2 import PasswordHasher, Type
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from app import create_app
 from app.extensions import db
 from app.models import Role, User
 from app.services import accounts
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory
-from tests.helpers import csrf_token, production_app, sign_in
+from tests.helpers import FreshGlobalsClient, csrf_token, production_app, sign_in
 
 SESSION_COOKIE = "pledgeline_session"
 REMEMBER_COOKIE = "remember_token"
@@ -32,13 +35,15 @@ def _attempt(
     ip: str = "127.0.0.1",
     next_url: str = "",
     remember: bool = False,
+    forwarded_for: str | None = None,
 ) -> TestResponse:
     """One sign-in attempt from `ip`, with a valid CSRF token for that client."""
     token = csrf_token(client, "/account/sign-in")
     data = {"email": email, "password": password, "csrf_token": token, "next": next_url}
     if remember:
         data["remember"] = "y"
-    return client.post("/account/sign-in", data=data, environ_base={"REMOTE_ADDR": ip})
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post("/account/sign-in", data=data, headers=headers, environ_base={"REMOTE_ADDR": ip})
 
 
 def _is_signed_in(client: FlaskClient) -> bool:
@@ -234,6 +239,40 @@ def test_the_eleventh_failed_attempt_from_one_address_is_refused_whichever_accou
     assert not _is_signed_in(client)
     # The same person from another address gets in.
     assert _attempt(app.test_client(), "ada@example.org", PASSWORD, ip="10.2.2.2").status_code == 302
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_limit(client: FlaskClient) -> None:
+    for n in range(10):
+        _attempt(client, f"person{n}@example.org", "guess", ip="10.4.4.4", forwarded_for=f"192.0.2.{n}")
+
+    _assert_too_many(_attempt(client, "someone@example.org", "guess", ip="10.4.4.4", forwarded_for="192.0.2.99"))
+
+
+@pytest.fixture
+def app_behind_a_proxy(database_url: str) -> Iterator[Flask]:
+    application = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TRUSTED_PROXY_COUNT": 1})
+    application.test_client_class = FreshGlobalsClient
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_behind_a_load_balancer_the_limit_is_per_client_not_per_balancer(app_behind_a_proxy: Flask) -> None:
+    UserFactory(email="ada@example.org")
+    balancer = "10.5.5.5"
+    with app_behind_a_proxy.app_context():
+        client = app_behind_a_proxy.test_client()
+        for n in range(10):
+            response = _attempt(client, f"person{n}@example.org", "guess", ip=balancer, forwarded_for="203.0.113.5")
+            assert response.status_code == 200
+
+        _assert_too_many(_attempt(client, "ada@example.org", PASSWORD, ip=balancer, forwarded_for="203.0.113.5"))
+        # Another person coming through the same balancer is not locked out.
+        other = app_behind_a_proxy.test_client()
+        assert (
+            _attempt(other, "ada@example.org", PASSWORD, ip=balancer, forwarded_for="198.51.100.7").status_code == 302
+        )
 
 
 def test_successful_sign_ins_do_not_count_toward_the_limit(app) -> None:
