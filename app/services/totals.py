@@ -9,6 +9,18 @@ It locks the campaign's row first (so concurrent changes queue up rather than ov
 other), measures what the pledge contributes before and after the change, and applies the
 difference to the campaign with a single UPDATE. `verify()` recomputes every total from the
 ledger with independent SQL and reports any difference.
+
+Pledged money is also kept split by who pledged it (`pledged_council_pence`,
+`pledged_individual_pence`; sponsors' own pledges count in neither), by the same contribution
+rule. Match offers are worked out from that split, so `matched_pence` is recomputed in the same
+UPDATE whenever the split moves, from the campaign's active offers alone (a handful of rows; the
+pledges are never scanned), and by `refresh_matched` whenever an offer is made, withdrawn or
+released:
+
+    matched = Σ over active offers of min(cap, eligible pledged × ratio_bp // 10000)
+
+in whole pence, rounded down, where "eligible pledged" is the councils', the individuals' or both
+splits, as the offer says.
 """
 
 from __future__ import annotations
@@ -17,12 +29,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import and_, case, distinct, func, select, update
+from sqlalchemy import BigInteger, Integer, and_, case, cast, distinct, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
-from app.models import LIVE_STATUSES, Campaign, Payment, PaymentStatus, Pledge, PledgerKind, PledgeStatus
+from app.models import (
+    LIVE_STATUSES,
+    Campaign,
+    MatchEligibility,
+    MatchOffer,
+    MatchStatus,
+    Payment,
+    PaymentStatus,
+    Pledge,
+    PledgerKind,
+    PledgeStatus,
+)
 
-TOTAL_FIELDS = ("pledged_pence", "collected_pence", "matched_pence", "pledge_count", "council_count")
+TOTAL_FIELDS = (
+    "pledged_pence",
+    "collected_pence",
+    "matched_pence",
+    "pledge_count",
+    "council_count",
+    "pledged_council_pence",
+    "pledged_individual_pence",
+)
+# Which split of the pledged total a pledger's money counts in (sponsors' own pledges: neither).
+KIND_FIELDS = {PledgerKind.COUNCIL: "pledged_council_pence", PledgerKind.INDIVIDUAL: "pledged_individual_pence"}
+BP = 10_000
 
 
 @dataclass(frozen=True)
@@ -82,21 +117,80 @@ def tracking(pledge: Pledge) -> Iterator[None]:
     yield
     db.session.flush()
     after = contribution(pledge)
-    apply(campaign_id, before, after, council=pledge.pledger_kind == PledgerKind.COUNCIL)
+    apply(campaign_id, before, after, kind=pledge.pledger_kind)
 
 
-def apply(campaign_id: int, before: Contribution, after: Contribution, *, council: bool) -> None:
+def apply(campaign_id: int, before: Contribution, after: Contribution, *, kind: PledgerKind) -> None:
+    """Add the difference a change made to one pledge of this `kind` to its campaign, in one UPDATE."""
+    pledged = after.pledged_pence - before.pledged_pence
     values: dict[str, object] = {
-        "pledged_pence": Campaign.pledged_pence + (after.pledged_pence - before.pledged_pence),
+        "pledged_pence": Campaign.pledged_pence + pledged,
         "collected_pence": Campaign.collected_pence + (after.collected_pence - before.collected_pence),
         "pledge_count": Campaign.pledge_count + (after.counted - before.counted),
     }
-    if council and after.counted != before.counted:
+    if kind == PledgerKind.COUNCIL and after.counted != before.counted:
         values["council_count"] = _council_count_query(campaign_id)
+    split = KIND_FIELDS.get(kind)
+    if split is not None and pledged:
+        values[split] = getattr(Campaign, split) + pledged
+        # SET expressions read the row as it was, so the offers are matched against the new split.
+        council = Campaign.pledged_council_pence + (pledged if kind == PledgerKind.COUNCIL else 0)
+        individual = Campaign.pledged_individual_pence + (pledged if kind == PledgerKind.INDIVIDUAL else 0)
+        values["matched_pence"] = _matched_query(council, individual)
     db.session.execute(
         update(Campaign).where(Campaign.id == campaign_id).values(**values).execution_options(synchronize_session=False)
     )
     _expire(campaign_id)
+
+
+def refresh_matched(campaign_id: int) -> None:
+    """Recompute `matched_pence` after an offer was made, withdrawn or released (caller holds the lock)."""
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(
+            matched_pence=_matched_query(Campaign.pledged_council_pence, Campaign.pledged_individual_pence),
+            totals_version=Campaign.totals_version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    _expire(campaign_id)
+
+
+def _matched_query(council: ColumnElement[int], individual: ColumnElement[int]):  # type: ignore[no-untyped-def]
+    """Σ min(cap, eligible × ratio_bp // 10000) over the campaign's active offers, in SQL.
+
+    Correlated to the campaign row being updated. BIGINT because pledged × ratio passes 2³¹.
+    """
+    eligible = case(
+        (MatchOffer.eligibility == MatchEligibility.COUNCILS, cast(council, BigInteger)),
+        (MatchOffer.eligibility == MatchEligibility.INDIVIDUALS, cast(individual, BigInteger)),
+        else_=cast(council, BigInteger) + cast(individual, BigInteger),
+    )
+    earned = eligible * MatchOffer.ratio_bp // BP
+    matched = case((earned < MatchOffer.cap_pence, earned), else_=MatchOffer.cap_pence)
+    return (
+        select(cast(func.coalesce(func.sum(matched), 0), Integer))
+        .where(MatchOffer.campaign_id == Campaign.id, MatchOffer.status == MatchStatus.ACTIVE)
+        .correlate(Campaign)
+        .scalar_subquery()
+    )
+
+
+def eligible_pence(eligibility: MatchEligibility | str, council_pence: int, individual_pence: int) -> int:
+    """The pledged money an offer of this eligibility matches."""
+    eligibility = MatchEligibility(eligibility)
+    if eligibility == MatchEligibility.COUNCILS:
+        return council_pence
+    if eligibility == MatchEligibility.INDIVIDUALS:
+        return individual_pence
+    return council_pence + individual_pence
+
+
+def matched_by_rule(ratio_bp: int, cap_pence: int, eligible: int) -> int:
+    """What one offer has matched: min(cap, eligible × ratio_bp // 10000), in whole pence, rounded
+    down (never below nothing)."""
+    return max(0, min(cap_pence, eligible * ratio_bp // BP))
 
 
 def _council_count_query(campaign_id: int):  # type: ignore[no-untyped-def]
@@ -129,36 +223,65 @@ class Totals:
     matched_pence: int
     pledge_count: int
     council_count: int
+    pledged_council_pence: int
+    pledged_individual_pence: int
 
 
 def from_ledger(campaign_id: int) -> Totals:
-    """Recompute a campaign's totals from pledges and payments alone, by independent SQL."""
+    """Recompute a campaign's totals from pledges, payments and match offers alone, by independent
+    SQL (and the offers' arithmetic in Python), never from the stored totals."""
     live = Pledge.status.in_(LIVE_STATUSES)
+    cancelled = Pledge.status == PledgeStatus.CANCELLED
+
+    def live_commitment(*kind: PledgerKind) -> ColumnElement[int]:
+        counted = and_(live, Pledge.pledger_kind.in_(kind)) if kind else live
+        return func.coalesce(func.sum(case((counted, Pledge.commitment_pence), else_=0)), 0)
+
     pledges = db.session.execute(
         select(
-            func.coalesce(func.sum(case((live, Pledge.commitment_pence), else_=0)), 0),
+            live_commitment(),
             func.count(case((live, Pledge.id))),
             func.count(
                 distinct(case((and_(live, Pledge.pledger_kind == PledgerKind.COUNCIL), Pledge.organisation_id)))
             ),
+            live_commitment(PledgerKind.COUNCIL),
+            live_commitment(PledgerKind.INDIVIDUAL),
         ).where(Pledge.campaign_id == campaign_id)
     ).one()
     paid = Payment.amount_pence - Payment.refunded_pence
+
+    def paid_while_cancelled(*kind: PledgerKind) -> ColumnElement[int]:
+        counted = and_(cancelled, Pledge.pledger_kind.in_(kind)) if kind else cancelled
+        return func.coalesce(func.sum(case((counted, paid), else_=0)), 0)
+
     payments = db.session.execute(
         select(
             func.coalesce(func.sum(paid), 0),
-            func.coalesce(func.sum(case((Pledge.status == PledgeStatus.CANCELLED, paid), else_=0)), 0),
+            paid_while_cancelled(),
+            paid_while_cancelled(PledgerKind.COUNCIL),
+            paid_while_cancelled(PledgerKind.INDIVIDUAL),
         )
         .join(Pledge, Payment.pledge_id == Pledge.id)
         .where(Pledge.campaign_id == campaign_id, Payment.status == PaymentStatus.SUCCEEDED)
     ).one()
+    council = int(pledges[3]) + int(payments[2])
+    individual = int(pledges[4]) + int(payments[3])
+    offers = db.session.execute(
+        select(MatchOffer.ratio_bp, MatchOffer.cap_pence, MatchOffer.eligibility).where(
+            MatchOffer.campaign_id == campaign_id, MatchOffer.status == MatchStatus.ACTIVE
+        )
+    ).all()
     return Totals(
         pledged_pence=int(pledges[0]) + int(payments[1]),
         collected_pence=int(payments[0]),
-        # No match offers exist in the ledger yet, so nothing can have been matched.
-        matched_pence=0,
+        matched_pence=sum(
+            matched_by_rule(ratio_bp, cap, eligible_pence(eligibility, council, individual))
+            for ratio_bp, cap, eligibility in offers
+        ),
         pledge_count=int(pledges[1]),
         council_count=int(pledges[2]),
+        pledged_council_pence=council,
+        pledged_individual_pence=individual,
     )
 
 

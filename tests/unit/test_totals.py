@@ -65,7 +65,9 @@ def totals_from_rows(campaign_id: int) -> dict[str, int]:
       cancelled pledge actually paid before it stopped (money received stays pledged);
     - collected: succeeded payments less what was refunded of them;
     - pledge_count / council_count: live pledges, and the distinct councils behind them;
-    - matched: nothing, until match offers exist.
+    - pledged by councils / by individuals: the pledged rule, split by who pledged (sponsors' own
+      pledges in neither);
+    - matched: nothing, as this machine makes no match offers (tests/matching has one that does).
     """
     pledge_rows = db.session.execute(
         select(Pledge.id, Pledge.status, Pledge.pledger_kind, Pledge.organisation_id).where(
@@ -89,14 +91,19 @@ def totals_from_rows(campaign_id: int) -> dict[str, int]:
 
     result = dict.fromkeys(FIELDS, 0)
     councils = set()
+    split = {PledgerKind.COUNCIL: "pledged_council_pence", PledgerKind.INDIVIDUAL: "pledged_individual_pence"}
     for row in pledge_rows:
+        pledged = 0
         if row.status in LIVE_STATUSES:
-            result["pledged_pence"] += schedule[row.id]
+            pledged = schedule[row.id]
             result["pledge_count"] += 1
             if row.pledger_kind == PledgerKind.COUNCIL:
                 councils.add(row.organisation_id)
         elif row.status == PledgeStatus.CANCELLED:
-            result["pledged_pence"] += received[row.id]
+            pledged = received[row.id]
+        result["pledged_pence"] += pledged
+        if row.pledger_kind in split:  # a sponsor's own pledge counts in neither split
+            result[split[row.pledger_kind]] += pledged
     result["collected_pence"] = sum(received.values())
     result["council_count"] = len(councils)
     return result
