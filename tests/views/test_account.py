@@ -378,6 +378,16 @@ def test_a_captured_cookie_is_useless_after_signing_out_everywhere_or_changing_p
         assert _attempt(app.test_client(), "ada@example.org", "a brand new long password").status_code == 302
 
 
+def test_a_deactivated_account_is_signed_out_at_once(client: FlaskClient) -> None:
+    user = UserFactory(email="ada@example.org")
+    assert _attempt(client, "ada@example.org", PASSWORD, remember=True).status_code == 302
+
+    user.is_active = False
+    db.session.commit()
+
+    assert not _is_signed_in(client)
+
+
 def test_a_short_new_password_is_refused_and_the_old_one_still_works(client: FlaskClient) -> None:
     user = UserFactory(email="ada@example.org")
 
