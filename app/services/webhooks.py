@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -22,6 +22,7 @@ from app.services import card_payments, email, payments
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Handler = Callable[[dict[str, Any]], tuple[str, str]]
 
 
@@ -65,16 +66,29 @@ def handle_event(event: dict[str, Any]) -> str:
     return row.outcome
 
 
+def _locked(query: Select[T]) -> T | None:
+    """The row, locked until we commit and read afresh once we hold the lock.
+
+    Another event, or the direct card flow, may be changing the same payment or pledge at this
+    moment. Acting on what we read before it committed would credit it twice (a second receipt,
+    the pledge counted twice in the campaign's totals) or write a failure over its success. On
+    PostgreSQL the lock makes us wait for it and then see its result; SQLite has one writer at a
+    time, and this transaction is already writing (the event row). Payment or pledge first, then
+    the campaign (in `totals.tracking`): the order the card flow takes them in too.
+    """
+    return db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
+
+
 def _payment_for_intent(obj: dict[str, Any]) -> Payment | None:
     intent_id = obj.get("id")
-    payment = db.session.scalar(select(Payment).where(Payment.stripe_payment_intent_id == intent_id))
+    payment = _locked(select(Payment).where(Payment.stripe_payment_intent_id == intent_id))
     if payment is not None:
         return payment
     # Our row is written before Stripe is called, so a crash before we saved the PaymentIntent
     # id still leaves the payment findable by the id we put in the metadata.
     payment_id = (obj.get("metadata") or {}).get("payment_id")
     if isinstance(payment_id, str) and payment_id.isdigit():
-        candidate = db.session.get(Payment, int(payment_id))
+        candidate = _locked(select(Payment).where(Payment.id == int(payment_id)))
         if candidate is not None and candidate.stripe_payment_intent_id in (None, intent_id):
             return candidate
     return None
@@ -95,18 +109,35 @@ def _intent_event(status: str) -> Handler:
 
 
 def _charge_refunded(obj: dict[str, Any]) -> tuple[str, str]:
-    payment = db.session.scalar(select(Payment).where(Payment.stripe_charge_id == obj.get("id")))
+    payment = _locked(select(Payment).where(Payment.stripe_charge_id == obj.get("id")))
     if payment is None and obj.get("payment_intent"):
-        payment = db.session.scalar(select(Payment).where(Payment.stripe_payment_intent_id == obj.get("payment_intent")))
+        payment = _locked(select(Payment).where(Payment.stripe_payment_intent_id == obj.get("payment_intent")))
     if payment is None:
         return "unmatched", f"No payment of ours for charge {obj.get('id')}."
     refunded = obj.get("amount_refunded")
     if not isinstance(refunded, int) or str(obj.get("currency", "")).upper() != payment.currency:
         return "mismatch", "Refund amount or currency is not usable."
-    if payment.status != PaymentStatus.SUCCEEDED:
-        return "ignored", "The payment has not succeeded here; reconciliation will report it."
     if refunded > payment.amount_pence:
         return "mismatch", f"Stripe reports {refunded} refunded of a {payment.amount_pence} payment."
+    if payment.status != PaymentStatus.SUCCEEDED and obj.get("status") == "succeeded":
+        # Only a charge that succeeded can be refunded, so this event overtook payment_intent.succeeded
+        # (Stripe does not promise order). Credit the charge first, with the usual amount checks:
+        # otherwise the refund is dropped here and never recorded once the success arrives.
+        amount, intent, charge_id = obj.get("amount"), obj.get("payment_intent"), obj.get("id")
+        credited = card_payments.apply_result(
+            payment,
+            gateway.ChargeResult(
+                status="succeeded",
+                payment_intent_id=intent if isinstance(intent, str) else None,
+                amount_pence=amount if isinstance(amount, int) else 0,
+                currency=str(obj.get("currency") or "").upper(),
+                charge_id=charge_id if isinstance(charge_id, str) else None,
+            ),
+        )
+        if not credited.applied and "not credited" in credited.note:
+            return "mismatch", credited.note
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return "ignored", "The payment has not succeeded here; reconciliation will report it."
     # The event carries the running total, so an old or repeated event never refunds twice.
     extra = refunded - payment.refunded_pence
     if extra <= 0:
@@ -116,17 +147,21 @@ def _charge_refunded(obj: dict[str, Any]) -> tuple[str, str]:
 
 
 def _setup_succeeded(obj: dict[str, Any]) -> tuple[str, str]:
-    pledge = db.session.scalar(select(Pledge).where(Pledge.stripe_setup_intent_id == obj.get("id")))
+    pledge = _locked(select(Pledge).where(Pledge.stripe_setup_intent_id == obj.get("id")))
     pledge_id = (obj.get("metadata") or {}).get("pledge_id")
     if pledge is None and isinstance(pledge_id, str) and pledge_id.isdigit():
-        pledge = db.session.get(Pledge, int(pledge_id))
+        pledge = _locked(select(Pledge).where(Pledge.id == int(pledge_id)))
     method = obj.get("payment_method")
     if isinstance(method, dict):
         method = method.get("id")
     if pledge is None or not isinstance(method, str):
         return "unmatched", f"No pledge of ours for SetupIntent {obj.get('id')}."
-    if pledge.stripe_payment_method_id:
+    if pledge.stripe_payment_method_id == method:
         return "ignored", "The card was already recorded."
+    # A pledger whose charge failed may save another card: record it, unless this event is about
+    # an older SetupIntent than the pledge's latest and would put back a card they replaced.
+    if pledge.stripe_payment_method_id and obj.get("id") != pledge.stripe_setup_intent_id:
+        return "ignored", "A newer card has been saved for this pledge."
     customer = obj.get("customer")
     card_payments._use_card(pledge, method, customer if isinstance(customer, str) else None)
     if pledge.status == PledgeStatus.PENDING and pledge.is_conditional:
