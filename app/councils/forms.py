@@ -24,6 +24,7 @@ NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", message=
 # Names and addresses never need angle brackets; refusing them keeps markup out of invoices and emails.
 NO_MARKUP = Regexp(r"^[^<>]*$", message="Remove the < and > characters")
 MAX_ADDRESS = 500
+AMOUNT_LENGTH = 20
 
 
 def council_label(council: Organisation) -> str:
@@ -53,7 +54,7 @@ class CouncilPledgeForm(FlaskForm):
         description="In pounds, for example 2500 or 2,500.50.",
         validators=[
             InputRequired(message="Enter how much the council will pledge each year"),
-            Length(max=20, message="Enter the amount in pounds, like 2500 or 2500.50"),
+            Length(max=AMOUNT_LENGTH, message="Enter the amount in pounds, like 2500 or 2500.50"),
         ],
     )
     years = RadioField(
@@ -163,6 +164,8 @@ class CouncilPledgeForm(FlaskForm):
             raise ValidationError("Choose a council from the list")
 
     def validate_amount(self, field: StringField) -> None:
+        if len(field.data or "") > AMOUNT_LENGTH:
+            return  # Length has said so; do not parse a huge number
         try:
             money = Money.parse(field.data or "", self.campaign.currency)
             pledges.check_amount(money, self.campaign.currency)

@@ -64,9 +64,12 @@ class StaticOnlyFetcher(URLFetcher):
         return path
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Lay out an HTML document as a PDF, fetching only our own static files."""
-    fetcher = StaticOnlyFetcher(current_app.static_folder or "app/static")
+def html_to_pdf(html: str, *, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    """Lay out an HTML document as a PDF, fetching only our own static files.
+
+    Pass a `fetcher` to see afterwards what it served and refused.
+    """
+    fetcher = fetcher or StaticOnlyFetcher(current_app.static_folder or "app/static")
     document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher)
     pdf = document.write_pdf()
     assert pdf is not None  # noqa: S101 - write_pdf returns bytes when given no target
