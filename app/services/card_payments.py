@@ -65,7 +65,7 @@ def start_card_setup(pledge: Pledge) -> gateway.SetupSession:
         email=pledge.email, name=pledge.name, metadata=_metadata(pledge), customer_id=pledge.stripe_customer_id
     )
     with write_transaction():
-        db.session.refresh(pledge)
+        db.session.refresh(pledge, with_for_update=True)
         pledge.stripe_customer_id = session.customer_id
         pledge.stripe_setup_intent_id = session.setup_intent_id
         db.session.commit()
@@ -84,7 +84,7 @@ def record_saved_card(pledge: Pledge, setup_intent_id: str) -> Payment | None:
     if saved.status != "succeeded" or not saved.payment_method_id:
         raise CardFlowError("Your card has not been saved yet. Enter your card details and try again.")
     with write_transaction():
-        db.session.refresh(pledge)
+        db.session.refresh(pledge, with_for_update=True)
         _use_card(pledge, saved.payment_method_id, saved.customer_id)
         if pledge.status == PledgeStatus.PENDING and pledge.is_conditional:
             _commit_conditional(pledge)
@@ -179,7 +179,7 @@ def charge_instalment(instalment: Instalment) -> Payment:
         except gateway.GatewayError as error:
             # Stripe refused the request itself: nothing was charged; record why.
             with write_transaction():
-                db.session.refresh(payment)
+                db.session.refresh(payment, with_for_update=True)  # same lock order as webhooks: payment, then campaign
                 payments.mark_failed(payment, error.message)
                 db.session.commit()
             return payment
@@ -195,7 +195,7 @@ def charge_instalment(instalment: Instalment) -> Payment:
                 )
                 db.session.commit()
     with write_transaction():
-        db.session.refresh(payment)
+        db.session.refresh(payment, with_for_update=True)  # same lock order as webhooks: payment, then campaign
         apply_result(payment, result)
         email.commit_and_deliver()
     return payment
@@ -320,7 +320,7 @@ def refresh_payment(payment: Payment) -> Payment:
         return payment
     result = gateway.retrieve_charge(payment.stripe_payment_intent_id)
     with write_transaction():
-        db.session.refresh(payment)
+        db.session.refresh(payment, with_for_update=True)  # same lock order as webhooks: payment, then campaign
         apply_result(payment, result)
         email.commit_and_deliver()
     return payment
