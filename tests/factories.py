@@ -179,6 +179,32 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
     return users, samples
 
 
+def make_offer(
+    campaign: Campaign,
+    sponsor: Organisation | None = None,
+    *,
+    ratio: str = "1",
+    cap: str = "1000",
+    eligibility: str = "both",
+    conditional: bool = True,
+    actor: User | None = None,
+):  # type: ignore[no-untyped-def]
+    """A sponsor's match offer made through the real service (share limit and all), committed."""
+    from app.services import matching  # imported here: most tests never make an offer
+
+    offer = matching.create_offer(
+        campaign,
+        sponsor or SponsorFactory(),
+        ratio,
+        Money.parse(cap, campaign.currency),
+        eligibility,
+        conditional,
+        actor,
+    )
+    db.session.commit()
+    return offer
+
+
 def make_council_pledge(
     campaign: Campaign,
     user: User | None = None,

@@ -7,7 +7,7 @@ from werkzeug.wrappers import Response
 from app.extensions import db
 from app.public import bp
 from app.security import public
-from app.services import campaigns
+from app.services import campaigns, fair_share, matching
 
 
 @bp.get("/")
@@ -38,6 +38,21 @@ def campaign(slug: str) -> str:
         councils_needed=campaigns.councils_needed(found),
         supporters=campaigns.recent_supporters(found),
         councils=campaigns.wall_of_councils(found),
+        offers=matching.matched_by_offer(found),
+    )
+
+
+@bp.get("/campaigns/<slug>/fair-share")
+@public
+def fair_share_formula(slug: str) -> str:
+    found = campaigns.get_public(slug)
+    if found is None:
+        abort(404)
+    return render_template(
+        "public/fair_share.html",
+        campaign=found,
+        formula=fair_share.formula_for(found),
+        examples=fair_share.examples(found),
     )
 
 

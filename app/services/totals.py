@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import BigInteger, Integer, and_, case, cast, distinct, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -157,7 +158,7 @@ def refresh_matched(campaign_id: int) -> None:
     _expire(campaign_id)
 
 
-def _matched_query(council: ColumnElement[int], individual: ColumnElement[int]):  # type: ignore[no-untyped-def]
+def _matched_query(council: Any, individual: Any):  # type: ignore[no-untyped-def]
     """Σ min(cap, eligible × ratio_bp // 10000) over the campaign's active offers, in SQL.
 
     Correlated to the campaign row being updated. BIGINT because pledged × ratio passes 2³¹.

@@ -1,17 +1,109 @@
+"""The sponsor's area: their own organisation's match offers, and nobody else's.
+
+A sponsor sees only aggregates (what each offer has matched), never an individual's details.
+"""
+
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response
 
-from app.models import Role
+from app.extensions import db
+from app.models import MatchOffer, MatchStatus, Organisation, OrganisationKind, Role
 from app.security import roles_required
-from app.services import campaigns
+from app.services import campaigns, matching
 from app.sponsor import bp
+from app.sponsor.forms import MatchOfferForm, WithdrawOfferForm
+
+
+def _own_sponsor() -> Organisation | None:
+    organisation = current_user.organisation
+    return organisation if organisation is not None and organisation.kind == OrganisationKind.SPONSOR else None
+
+
+def _own_offer_or_404(offer_id: int) -> MatchOffer:
+    sponsor = _own_sponsor()
+    offer = db.session.get(MatchOffer, offer_id)
+    # Another sponsor's offer is "not found", exactly like one that does not exist.
+    if offer is None or sponsor is None or offer.sponsor_id != sponsor.id:
+        abort(404)
+    return offer
 
 
 @bp.get("/")
 @roles_required(Role.SPONSOR)
 def index() -> str:
+    sponsor = _own_sponsor()
     return render_template(
-        "sponsor/index.html", organisation=current_user.organisation, campaigns=campaigns.public_campaigns()
+        "sponsor/index.html",
+        organisation=sponsor,
+        offers=matching.offers_for_sponsor(sponsor) if sponsor is not None else [],
+        campaigns=[c for c in campaigns.public_campaigns() if matching.accepting_offers(c)],
     )
+
+
+@bp.route("/offers/new", methods=["GET", "POST"])
+@roles_required(Role.SPONSOR)
+def new_offer():
+    sponsor = _own_sponsor()
+    if sponsor is None:
+        abort(403)
+    open_campaigns = [c for c in campaigns.public_campaigns() if matching.accepting_offers(c)]
+    form = MatchOfferForm(campaigns=open_campaigns)
+    if request.method == "GET" and request.args.get("campaign") in {c.slug for c in open_campaigns}:
+        form.campaign.data = request.args["campaign"]
+    if form.validate_on_submit():
+        if form.chosen_campaign is None or form.money is None:  # set by the form's validators; never None here
+            abort(400)
+        try:
+            offer = matching.create_offer(
+                form.chosen_campaign,
+                sponsor,
+                form.ratio.data,
+                form.money,
+                form.eligibility.data,
+                form.is_conditional,
+                current_user,
+            )
+        except matching.MatchError as error:
+            db.session.rollback()
+            form.show(error)
+        else:
+            db.session.commit()
+            flash(
+                f"Your offer of {matching.format_ratio(offer.ratio_bp, offer.currency)} up to "
+                f"{offer.campaign.money(offer.cap_pence)} on {offer.campaign.title} is now live and listed "
+                "on the campaign page.",
+                "success",
+            )
+            return redirect(url_for("sponsor.index"))
+    limits = {c.slug: matching.share_limit_message(c, sponsor) for c in open_campaigns}
+    return render_template(
+        "sponsor/new_offer.html", form=form, organisation=sponsor, campaigns=open_campaigns, limits=limits
+    ), (400 if request.method == "POST" else 200)
+
+
+@bp.route("/offers/<int:offer_id>/withdraw", methods=["GET", "POST"])
+@roles_required(Role.SPONSOR)
+def withdraw_offer(offer_id: int) -> Response | tuple[str, int]:
+    offer = _own_offer_or_404(offer_id)
+    form = WithdrawOfferForm()
+    if form.validate_on_submit():
+        try:
+            matching.withdraw_offer(offer, current_user, form.reason.data or "")
+        except matching.MatchError as error:
+            db.session.rollback()
+            form.reason.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"Your offer on {offer.campaign.title} is withdrawn.", "success")
+            return redirect(url_for("sponsor.index"))
+    matched = matching.matched_pence(offer)
+    return render_template(
+        "sponsor/withdraw_offer.html",
+        offer=offer,
+        matched=matched,
+        can_withdraw=offer.status == MatchStatus.ACTIVE and matched == 0,
+        form=form,
+    ), (400 if request.method == "POST" else 200)
