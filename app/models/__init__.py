@@ -21,6 +21,15 @@ from app.models.pledge import (
     Visibility,
     parse_reference,
 )
+from app.models.reconciliation import (
+    DifferenceKind,
+    ReconciliationDifference,
+    ReconciliationRun,
+    Refund,
+    RefundStatus,
+    Resolution,
+    RunStatus,
+)
 from app.models.stripe_event import StripeEvent
 from app.models.types import utcnow
 from app.models.user import Role, User
@@ -34,6 +43,7 @@ __all__ = [
     "CampaignStatus",
     "CampaignUpdate",
     "CouncilType",
+    "DifferenceKind",
     "EmailMessage",
     "EmailStatus",
     "Frequency",
@@ -56,7 +66,13 @@ __all__ = [
     "PledgeEvent",
     "PledgeStatus",
     "PledgerKind",
+    "ReconciliationDifference",
+    "ReconciliationRun",
+    "Refund",
+    "RefundStatus",
+    "Resolution",
     "Role",
+    "RunStatus",
     "StripeEvent",
     "User",
     "Visibility",
