@@ -261,6 +261,7 @@ def issue_proforma(pledge: Pledge, instalment: Instalment, *, today: date | None
     """
     if instalment.pledge_id != pledge.id:
         raise InvoiceError("That instalment belongs to another pledge.")
+    _lock(instalment)
     existing = live_invoice(instalment.id, InvoiceKind.PROFORMA)
     if existing is not None:
         return existing
@@ -315,9 +316,20 @@ def issue_for_instalment(instalment: Instalment, today: date | None = None) -> I
     Due 30 days after issue. Voids the instalment's pro-forma. A conditional pledge is invoiced
     only once its campaign has succeeded (set the campaign's status first).
     """
+    return _issue_for_instalment(instalment, today)[0]
+
+
+def _lock(instalment: Instalment) -> None:
+    """Two issuers of one instalment take turns (a row lock on PostgreSQL; SQLite has one writer)."""
+    db.session.execute(select(Instalment.id).where(Instalment.id == instalment.id).with_for_update())
+
+
+def _issue_for_instalment(instalment: Instalment, today: date | None) -> tuple[Invoice, bool]:
+    """The live invoice, and whether this call issued it."""
+    _lock(instalment)
     existing = live_invoice(instalment.id, InvoiceKind.INVOICE)
     if existing is not None:
-        return existing
+        return existing, False
     pledge = instalment.pledge
     _check_invoiceable(pledge, instalment)
     today = today or datetime.now(LONDON).date()
@@ -334,7 +346,7 @@ def issue_for_instalment(instalment: Instalment, today: date | None = None) -> I
         **_bill_to(pledge),
     )
     if not _insert(invoice, numbered=True):
-        return _must_exist(instalment.id, InvoiceKind.INVOICE)
+        return _must_exist(instalment.id, InvoiceKind.INVOICE), False
     proforma = live_invoice(instalment.id, InvoiceKind.PROFORMA)
     if proforma is not None:
         proforma.status = InvoiceStatus.VOID
@@ -352,7 +364,7 @@ def issue_for_instalment(instalment: Instalment, today: date | None = None) -> I
         invoice=invoice,
         pdf_url=pdf_url(invoice),
     )
-    return invoice
+    return invoice, True
 
 
 def void_proformas(pledge: Pledge) -> int:
@@ -419,13 +431,13 @@ def issue_due_invoices(today: date | None = None) -> int:
     def issue(instalment_id: int) -> bool:
         with write_transaction():
             instalment = db.session.get(Instalment, instalment_id, populate_existing=True)
-            if instalment is None or live_invoice(instalment_id, InvoiceKind.INVOICE) is not None:
+            if instalment is None:
                 db.session.rollback()
                 return False
             db.session.refresh(instalment.pledge)
-            issue_for_instalment(instalment, today)
+            _, issued = _issue_for_instalment(instalment, today)
             db.session.commit()
-            return True
+            return issued
 
     issued = 0
     for instalment_id in due:

@@ -31,7 +31,10 @@ from tests.invoices.conftest import pdf_text, succeed
 
 FONT = Path(__file__).resolve().parents[2] / "app" / "static" / "fonts" / "LiberationSans-Regular.ttf"
 # The smallest valid PNG (1×1, transparent): proves data: URLs still work while others are refused.
-PIXEL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+PIXEL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
 
 
 def _from_database(invoice_id: int) -> Invoice:
