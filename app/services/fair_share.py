@@ -185,12 +185,21 @@ def _type_of(organisation: Organisation) -> CouncilType:
     return organisation.council_type or CouncilType.OTHER
 
 
+# Each type in words, with its article, as it reads in the middle of a sentence.
+DESCRIPTIONS: dict[CouncilType, str] = {
+    CouncilType.COUNTY: "a county council",
+    CouncilType.UNITARY: "a unitary authority",
+    CouncilType.METROPOLITAN: "a metropolitan borough",
+    CouncilType.LONDON_BOROUGH: "a London borough",
+    CouncilType.DISTRICT: "a district council",
+    CouncilType.COMBINED_AUTHORITY: "a combined authority",
+    CouncilType.TOWN_PARISH: "a town or parish council",
+    CouncilType.OTHER: "a council of another kind",
+}
+
+
 def _describe(council_type: CouncilType) -> str:
-    """The type in words with its article; "an other council" would read oddly, so not that."""
-    if council_type == CouncilType.OTHER:
-        return "a council of another kind"
-    label = council_type.label.lower()
-    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+    return DESCRIPTIONS[council_type]
 
 
 def explain(formula: Formula, name: str | None, council_type: CouncilType, population: int | None) -> Suggestion:
