@@ -24,7 +24,9 @@ def _wants_json() -> bool:
 def _render(status: int, message: str | None = None):  # type: ignore[no-untyped-def]
     if _wants_json():
         return jsonify({"error": TITLES.get(status, "Error"), "detail": message}), status
-    return render_template("errors/error.html", status=status, title=TITLES.get(status, "Error"), message=message), status
+    return render_template(
+        "errors/error.html", status=status, title=TITLES.get(status, "Error"), message=message
+    ), status
 
 
 def init_app(app: Flask) -> None:

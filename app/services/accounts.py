@@ -54,9 +54,7 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def create_user(
-    email: str, name: str, password: str, role: Role, organisation: Organisation | None = None
-) -> User:
+def create_user(email: str, name: str, password: str, role: Role, organisation: Organisation | None = None) -> User:
     check_password_strength(password)
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
