@@ -1,5 +1,5 @@
 """The match-funding and fair-share pages pass axe-core (WCAG 2.2 AA) in a real Chromium, with
-their errors showing, and the sponsors' table reflows on a phone."""
+their errors showing, and reflow on a phone. Their behaviour is tested in tests/matching."""
 
 from __future__ import annotations
 
