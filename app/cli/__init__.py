@@ -19,6 +19,7 @@ payments_group = AppGroup("payments", help="Collect card payments.")
 mail_group = AppGroup("mail", help="Deliver queued email.")
 invoices_group = AppGroup("invoices", help="Council invoices: issue those due, remind overdue ones.")
 campaigns_group = AppGroup("campaigns", help="Campaign lifecycle.")
+stripe_group = AppGroup("stripe", help="Compare Stripe with our records.")
 
 
 @users.command("create")
@@ -116,6 +117,42 @@ def send_queued() -> None:
     click.echo(f"{email.deliver_queued(limit=1000)} message(s) sent.")
 
 
+@stripe_group.command("reconcile")
+@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True, help="How far back to look.")
+def stripe_reconcile(days: int) -> None:
+    """Compare recent Stripe PaymentIntents, charges and refunds with our payments; report every difference.
+
+    Changes no money record. Exits 1 if there is a difference nobody has explained yet, 2 if
+    Stripe could not be read. A treasurer resolves each difference on /treasurer/reconcile.
+    """
+    from app.services import reconcile
+
+    record = reconcile.run(days=days)
+    if record.status.value == "failed":
+        click.echo(f"Reconciliation failed: {record.error}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"Checked {record.payment_intents_checked} PaymentIntent(s), {record.charges_checked} charge(s), "
+        f"{record.refunds_checked} refund(s) and {record.payments_checked} of our payment(s) since "
+        f"{record.window_start:%Y-%m-%d %H:%M} UTC."
+    )
+    open_count = 0
+    for difference in record.differences:
+        explained = difference.resolution is not None
+        open_count += not explained
+        note = f" [explained earlier: {difference.resolution_note}]" if explained else ""
+        click.echo(f"- {difference.kind.label}: {difference.summary}{note}", err=not explained)
+    if not record.differences:
+        click.echo("Stripe and our records agree.")
+        return
+    click.echo(
+        f"{len(record.differences)} difference(s), {open_count} not yet explained (run {record.id}).",
+        err=bool(open_count),
+    )
+    if open_count:
+        sys.exit(1)
+
+
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Load the demo campaign, councils, pledges and accounts (safe to run again)."""
@@ -141,4 +178,5 @@ def register(app: Flask) -> None:
     app.cli.add_command(mail_group)
     app.cli.add_command(invoices_group)
     app.cli.add_command(campaigns_group)
+    app.cli.add_command(stripe_group)
     app.cli.add_command(seed_demo)

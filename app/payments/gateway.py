@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -92,6 +94,49 @@ class RefundResult:
     refund_id: str
     amount_pence: int
     status: str
+    # Everything refunded of the charge so far, this refund included (Stripe's running total).
+    charge_refunded_pence: int | None = None
+
+
+@dataclass(frozen=True)
+class StripeCharge:
+    """A charge as reconciliation sees it."""
+
+    charge_id: str
+    payment_intent_id: str | None
+    status: str  # Stripe's: succeeded, pending or failed
+    amount_pence: int
+    refunded_pence: int
+    currency: str
+    created: datetime
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class StripeIntent:
+    """A PaymentIntent as reconciliation sees it: `result` is what the card flow would make of it."""
+
+    result: ChargeResult
+    stripe_status: str  # Stripe's own word: succeeded, processing, requires_payment_method, ...
+    created: datetime
+    charge: StripeCharge | None
+
+    @property
+    def payment_intent_id(self) -> str:
+        return str(self.result.payment_intent_id)
+
+
+@dataclass(frozen=True)
+class StripeRefund:
+    refund_id: str
+    charge_id: str | None
+    payment_intent_id: str | None
+    status: str
+    amount_pence: int
+    currency: str
+    created: datetime
+    metadata: dict[str, str]
+    charge: StripeCharge | None
 
 
 def _settings(config: Any = None) -> dict[str, Any]:
@@ -282,18 +327,133 @@ def retrieve_charge(payment_intent_id: str) -> ChargeResult:
 
 
 def refund(*, payment_intent_id: str, amount_pence: int, payment_id: int, refund_number: int) -> RefundResult:
+    """Refund part or all of a PaymentIntent's charge; our ids make the idempotency key.
+
+    The charge comes back expanded, so the caller learns Stripe's running total of refunds in
+    the same answer (the `charge.refunded` webhook carries the same total).
+    """
     try:
         result = _client().v1.refunds.create(
             params={
                 "payment_intent": payment_intent_id,
                 "amount": amount_pence,
-                "metadata": {"payment_id": str(payment_id)},
+                "metadata": {"payment_id": str(payment_id), "refund_id": str(refund_number)},
+                "expand": ["charge"],
             },
             options={"idempotency_key": f"pledgeline-refund-{payment_id}-{refund_number}"},
         )
     except stripe.StripeError as error:
         raise _translate(error) from error
-    return RefundResult(refund_id=result.id, amount_pence=int(result.amount), status=str(result.status))
+    data = result.to_dict()
+    charge = data.get("charge")
+    refunded = charge.get("amount_refunded") if isinstance(charge, dict) else None
+    return RefundResult(
+        refund_id=str(data.get("id")),
+        amount_pence=int(data.get("amount") or 0),
+        status=str(data.get("status")),
+        charge_refunded_pence=refunded if isinstance(refunded, int) else None,
+    )
+
+
+# --- Reading recent objects back, for reconciliation ------------------------------------------
+
+
+def _timestamp(value: Any) -> datetime:
+    return datetime.fromtimestamp(int(value or 0), tz=UTC)
+
+
+def _charge_from_dict(data: dict[str, Any]) -> StripeCharge:
+    intent = data.get("payment_intent")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    return StripeCharge(
+        charge_id=str(data.get("id")),
+        payment_intent_id=intent if isinstance(intent, str) else None,
+        status=str(data.get("status")),
+        amount_pence=int(data.get("amount") or 0),
+        refunded_pence=int(data.get("amount_refunded") or 0),
+        currency=str(data.get("currency") or "").upper(),
+        created=_timestamp(data.get("created")),
+        metadata=dict(data.get("metadata") or {}),
+    )
+
+
+def _intent_from_dict(data: dict[str, Any]) -> StripeIntent:
+    charge = data.get("latest_charge")
+    return StripeIntent(
+        result=_charge_result(data),
+        stripe_status=str(data.get("status")),
+        created=_timestamp(data.get("created")),
+        charge=_charge_from_dict(charge) if isinstance(charge, dict) else None,
+    )
+
+
+def _created_filter(since: datetime) -> dict[str, Any]:
+    # localstripe (any API base of our own) refuses a `created` filter on most lists; there the
+    # caller's own check of each object's date is enough.
+    return {} if _settings()["base"] else {"created": {"gte": int(since.timestamp())}}
+
+
+def list_payment_intents(since: datetime) -> Iterator[StripeIntent]:
+    """Every PaymentIntent created since `since`, each with its latest charge."""
+    params: Any = {"limit": 100, "expand": ["data.latest_charge"], **_created_filter(since)}
+    try:
+        for intent in _client().v1.payment_intents.list(params=params).auto_paging_iter():
+            found = _intent_from_dict(intent.to_dict())
+            if found.created >= since:
+                yield found
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+
+
+def list_charges(since: datetime) -> Iterator[StripeCharge]:
+    """Every charge created since `since` (those made without a PaymentIntent included)."""
+    params: Any = {"limit": 100, "created": {"gt": int(since.timestamp()) - 1}}
+    try:
+        for charge in _client().v1.charges.list(params=params).auto_paging_iter():
+            found = _charge_from_dict(charge.to_dict())
+            if found.created >= since:
+                yield found
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+
+
+def list_refunds(since: datetime) -> Iterator[StripeRefund]:
+    """Every refund created since `since`, each with its charge (for the charge's running total)."""
+    params: Any = {"limit": 100, "expand": ["data.charge"], **_created_filter(since)}
+    try:
+        for item in _client().v1.refunds.list(params=params).auto_paging_iter():
+            data = item.to_dict()
+            charge = data.get("charge")
+            intent = data.get("payment_intent")
+            found = StripeRefund(
+                refund_id=str(data.get("id")),
+                charge_id=charge.get("id") if isinstance(charge, dict) else charge,
+                payment_intent_id=intent if isinstance(intent, str) else None,
+                status=str(data.get("status")),
+                amount_pence=int(data.get("amount") or 0),
+                currency=str(data.get("currency") or "").upper(),
+                created=_timestamp(data.get("created")),
+                metadata=dict(data.get("metadata") or {}),
+                charge=_charge_from_dict(charge) if isinstance(charge, dict) else None,
+            )
+            if found.created >= since:
+                yield found
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+
+
+def find_payment_intent(payment_intent_id: str) -> StripeIntent | None:
+    """One PaymentIntent with its latest charge, or None if Stripe has never heard of it."""
+    try:
+        intent = _client().v1.payment_intents.retrieve(payment_intent_id, params={"expand": ["latest_charge"]})
+    except stripe.InvalidRequestError as error:
+        if error.http_status == 404 or error.code == "resource_missing":
+            return None
+        raise _translate(error) from error
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    return _intent_from_dict(intent.to_dict())
 
 
 def construct_event(
