@@ -20,6 +20,10 @@ class DayMonthYearField(DateField):
         self.message = message
 
     def process_formdata(self, valuelist: list[str]) -> None:
+        if len(valuelist) != 3:
+            # The three boxes did not all arrive: show three (empty) boxes again, with the error.
+            self.raw_data = [*valuelist, "", "", ""][:3]
+            raise ValueError(self.message)
         try:
             super().process_formdata(valuelist)
         except ValueError as error:

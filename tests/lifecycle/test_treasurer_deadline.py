@@ -110,3 +110,15 @@ def test_a_deadline_cannot_move_earlier_or_into_the_past(page: PageClient) -> No
         assert "The new deadline must be later" in text or "Enter the new closing date as a real date" in text
     db.session.refresh(campaign)
     assert campaign.closes_at == before
+
+
+def test_a_post_missing_the_date_boxes_gets_the_form_back(page: PageClient) -> None:
+    client = page.client
+    _treasurer(client)
+    campaign = CampaignFactory()
+    html = page.get(f"/treasurer/campaigns/{campaign.slug}/extend").get_data(as_text=True)
+    response = client.post(
+        f"/treasurer/campaigns/{campaign.slug}/extend", data={"csrf_token": _token(html), "reason": "Because"}
+    )
+    assert response.status_code == 400
+    assert "Enter the new closing date as a real date" in response.get_data(as_text=True)
