@@ -369,7 +369,7 @@ class _Comparer:
             return
         intent = gateway.find_payment_intent(payment.stripe_payment_intent_id)
         if intent is None:
-            self.missing(payment, "Stripe does not know its PaymentIntent")
+            self.missing(payment, f"Stripe does not know its PaymentIntent {payment.stripe_payment_intent_id}")
             return
         self.seen_intents.add(intent.payment_intent_id)
         self.compare(payment, intent)
@@ -387,12 +387,8 @@ class _Comparer:
             if payment.stripe_payment_intent_id:
                 self.recheck(payment)
             elif payment.status == PaymentStatus.SUCCEEDED:
-                self.compared.add(payment.id)
-                self.result.payments += 1
                 self.missing(payment, "it is a succeeded card payment with no PaymentIntent")
             elif payment.status == PaymentStatus.PENDING and payment.created_at < self.now - PENDING_GRACE:
-                self.compared.add(payment.id)
-                self.result.payments += 1
                 self.missing(
                     payment,
                     "it has been pending since "
@@ -404,7 +400,9 @@ class _Comparer:
                 self.result.payments += 1
 
     def missing(self, payment: Payment, why: str) -> None:
-        self.compared.add(payment.id)
+        if payment.id not in self.compared:
+            self.compared.add(payment.id)
+            self.result.payments += 1
         self.add(
             Found(
                 DifferenceKind.MISSING_AT_STRIPE,
@@ -469,7 +467,7 @@ def run(*, actor: User | None = None, days: int = 30, now: datetime | None = Non
         record.refunds_checked = result.refunds
         record.payments_checked = result.payments
         for found in result.found:
-            db.session.add(_stored(record, found))
+            _stored(record, found)
         record.status = RunStatus.DIFFERENCES if result.found else RunStatus.CLEAN
         record.finished_at = utcnow()
         db.session.commit()
@@ -490,6 +488,7 @@ def _stored(record: ReconciliationRun, found: Found) -> ReconciliationDifference
         stripe=found.stripe,
         can_apply=found.can_apply,
     )
+    db.session.add(difference)
     earlier = db.session.scalars(
         select(ReconciliationDifference)
         .where(

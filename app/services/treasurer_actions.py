@@ -253,18 +253,22 @@ def resend_invoice(invoice_id: int, *, actor: User, token: str) -> Done:
     return Done(f"{invoice.display_number} has been sent again to {invoice.bill_to_email}.")
 
 
-def record_bank_transfer(
-    invoice_id: int, amount: Money, *, received_on: date, reference: str, actor: User
-) -> tuple[Payment, Money]:
-    """Record money received by bank transfer against an invoice; returns the payment and what is left to pay.
+@dataclass(frozen=True)
+class Received:
+    payment: Payment
+    left: Money  # still to pay on the invoice
+    repeat: bool  # the same transfer was already recorded (a form sent twice)
+
+
+def record_bank_transfer(invoice_id: int, amount: Money, *, received_on: date, reference: str, actor: User) -> Received:
+    """Record money received by bank transfer against an invoice, and what is left to pay.
 
     The invoice service refuses over-payments and finds a repeat of the same transfer (same
     reference, amount and date) instead of recording it twice.
     """
     with write_transaction():
-        invoice = db.session.get(Invoice, invoice_id)
-        if invoice is None:
-            raise ActionError("That invoice no longer exists.")
+        invoice: Invoice = _locked(Invoice, invoice_id)
+        before = set(db.session.scalars(select(Payment.id).where(Payment.instalment_id == invoice.instalment_id)))
         try:
             payment = invoices.record_bank_transfer(invoice, amount, received_on, reference, actor)
         except invoices.InvoiceError as error:
@@ -272,7 +276,7 @@ def record_bank_transfer(
             raise ActionError(str(error)) from error
         left = invoices.balance(invoice)
         _finish()
-    return payment, left
+    return Received(payment, left, repeat=payment.id in before)
 
 
 def send_due_reminders(*, actor: User) -> Done:
@@ -287,7 +291,7 @@ def send_due_reminders(*, actor: User) -> Done:
         )
         _finish()
     if sent == 0:
-        return Done("No reminders were due: every overdue invoice has been reminded in the last week.")
+        return Done("No reminders were due: every overdue invoice has been reminded in the last week.", repeat=True)
     return Done(f"{sent} reminder{'s' if sent != 1 else ''} sent.")
 
 

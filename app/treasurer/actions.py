@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -46,6 +46,13 @@ def _get(model: Any, row_id: int) -> Any:
 
 def _status(form: Any) -> int:
     return 400 if request.method == "POST" else 200
+
+
+def _say(done: treasurer_actions.Done) -> None:
+    """Flash what happened; a repeat of a form whose first message is still waiting to be shown adds nothing."""
+    if done.repeat and session.get("_flashes"):
+        return
+    flash(done.message, "info" if done.repeat else "success")
 
 
 def _back_to(pledge_id: int | None) -> ResponseReturnValue:
@@ -129,7 +136,8 @@ def pledge_actions(pledge_id: int) -> ResponseReturnValue:
 def cancel_pledge(pledge_id: int) -> ResponseReturnValue:
     pledge: Pledge = _get(Pledge, pledge_id)
     form = CancelPledgeForm()
-    if treasurer_actions.cancellable(pledge) and form.validate_on_submit():
+    # Not gated on the pledge's status: a second press of the same form finds it already cancelled.
+    if form.validate_on_submit():
         try:
             done = treasurer_actions.cancel_pledge(
                 pledge.id, reason=form.reason.data or "", actor=current_user, token=form.token.data or ""
@@ -137,7 +145,7 @@ def cancel_pledge(pledge_id: int) -> ResponseReturnValue:
         except treasurer_actions.ActionError as error:
             form.reason.errors = [str(error)]
         else:
-            flash(done.message, "success")
+            _say(done)
             return _back_to(pledge.id)
     return render_template(
         "treasurer/action_cancel.html",
@@ -178,7 +186,7 @@ def refund_payment(payment_id: int) -> ResponseReturnValue:
         earlier = refunds.by_token(form.token.data or "")
         if earlier is not None and earlier.payment_id == payment.id:
             if earlier.status != RefundStatus.PENDING:
-                return _after_refund(earlier)
+                return _after_refund(earlier, repeat=True)
             problem = None
     if problem is None and form.validate_on_submit():
         assert form.amount.money is not None  # noqa: S101 - set by the field's validation
@@ -211,8 +219,10 @@ def refund_payment(payment_id: int) -> ResponseReturnValue:
     ), status
 
 
-def _after_refund(refund: Refund) -> ResponseReturnValue:
+def _after_refund(refund: Refund, *, repeat: bool = False) -> ResponseReturnValue:
     payment = refund.payment
+    if repeat and session.get("_flashes"):
+        return _back_to(payment.pledge_id)  # the first press's message is still to be shown
     if refund.status == RefundStatus.SUCCEEDED:
         flash(
             f"{refund.amount} has been refunded to {payment.pledge.name}'s card and they have been emailed. "
@@ -241,7 +251,7 @@ def resend_receipt(payment_id: int) -> ResponseReturnValue:
         except treasurer_actions.ActionError as problem:
             error = str(problem)
         else:
-            flash(done.message, "success")
+            _say(done)
             return _back_to(payment.pledge_id)
     return render_template(
         "treasurer/action_receipt.html", payment=payment, pledge=payment.pledge, form=form, error=error
@@ -269,11 +279,13 @@ def record_bank_transfer(invoice_id: int) -> ResponseReturnValue:
     if request.method == "GET" and payable:
         form.amount.data = str(left).lstrip("£€$")
         form.reference.data = invoice.number
-    if payable and form.validate_on_submit():
+    # Not gated on `payable`: the invoice service refuses what cannot be paid, and recognises the
+    # same transfer sent twice even once the first has paid the invoice off.
+    if form.validate_on_submit():
         assert form.amount.money is not None  # noqa: S101 - set by the field's validation
         assert form.received_on.data is not None  # noqa: S101 - validated
         try:
-            payment, remaining = treasurer_actions.record_bank_transfer(
+            received = treasurer_actions.record_bank_transfer(
                 invoice.id,
                 form.amount.money,
                 received_on=form.received_on.data,
@@ -283,10 +295,14 @@ def record_bank_transfer(invoice_id: int) -> ResponseReturnValue:
         except treasurer_actions.ActionError as error:
             form.amount.errors = [str(error)]
         else:
-            outstanding = f"{remaining} is still to pay." if remaining.pence > 0 else "It is now paid in full."
-            flash(
-                f"{payment.amount} received by bank transfer is recorded against {invoice.number}. {outstanding}",
-                "success",
+            left_now = received.left
+            outstanding = f"{left_now} is still to pay." if left_now.pence > 0 else "It is now paid in full."
+            _say(
+                treasurer_actions.Done(
+                    f"{received.payment.amount} received by bank transfer is recorded against {invoice.number}. "
+                    f"{outstanding}",
+                    repeat=received.repeat,
+                )
             )
             return _back_to(invoice.pledge_id)
     return render_template(
@@ -314,7 +330,7 @@ def remind_invoice(invoice_id: int) -> ResponseReturnValue:
         except treasurer_actions.ActionError as problem:
             error = str(problem)
         else:
-            flash(done.message, "success")
+            _say(done)
             return _back_to(invoice.pledge_id)
     return render_template(
         "treasurer/action_invoice_remind.html",
@@ -342,7 +358,7 @@ def resend_invoice(invoice_id: int) -> ResponseReturnValue:
         except treasurer_actions.ActionError as problem:
             error = str(problem)
         else:
-            flash(done.message, "success")
+            _say(done)
             return _back_to(invoice.pledge_id)
     return render_template(
         "treasurer/action_invoice_resend.html",
@@ -361,7 +377,7 @@ def send_reminders() -> ResponseReturnValue:
     form.submit.label.text = "Send the reminders that are due"
     if form.validate_on_submit():
         done = treasurer_actions.send_due_reminders(actor=current_user)
-        flash(done.message, "success")
+        _say(done)
         return redirect(url_for("treasurer.actions"))
     overdue = treasurer_actions.overdue_invoices()
     return render_template(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -43,7 +43,8 @@ def run_reconciliation() -> ResponseReturnValue:
     latest = reconcile.latest_run()
     busy = reconcile.running_now()
     if busy is not None or (latest is not None and latest.started_at > utcnow() - RERUN_AFTER):
-        flash("Reconciliation ran moments ago: this is its result.", "info")
+        if not session.get("_flashes"):  # a double click: the first press's message says it all
+            flash("Reconciliation ran moments ago: this is its result.", "info")
         return redirect(url_for("treasurer.reconciliation"))
     record = reconcile.run(actor=current_user)
     if record.status.value == "failed":

@@ -29,7 +29,9 @@ def campaign() -> Campaign:
     return CampaignFactory()
 
 
-def card_payment(campaign: Campaign, localstripe: LocalStripe, *, pounds: str = "40", email: str = "pat@example.org") -> Payment:
+def card_payment(
+    campaign: Campaign, localstripe: LocalStripe, *, pounds: str = "40", email: str = "pat@example.org"
+) -> Payment:
     """A one-off card pledge charged for real through localstripe: its succeeded payment."""
     pledge = make_pledge(campaign, status=PledgeStatus.PENDING, pounds=pounds, email=email)
     setup = card_payments.start_card_setup(pledge)

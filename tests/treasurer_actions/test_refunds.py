@@ -189,7 +189,9 @@ def test_a_refund_made_in_stripes_dashboard_is_counted_before_ours(
     assert webhooks.handle_event(_charge_refunded_event(payment, 1000)) == "processed"
 
     fields = open_form(page, _url(payment.id))
-    html = page.post(_url(payment.id), {**fields, "amount": "30.01", "reason": "All"}, status=400).get_data(as_text=True)
+    html = page.post(_url(payment.id), {**fields, "amount": "30.01", "reason": "All"}, status=400).get_data(
+        as_text=True
+    )
     assert "You can refund at most £30.00" in html
     page.post(_url(payment.id), {**fields, "amount": "30", "reason": "All"})
 
