@@ -197,3 +197,40 @@ def test_issue_due_run_twice_at_once_issues_each_invoice_once(app: Flask, runner
     assert _numbers() == [f"INV-{n:06d}" for n in range(1, 25)]
     result = runner.invoke(args=["invoices", "issue-due", "--date", later.isoformat()])
     assert result.exit_code == 0 and "0 invoice(s) issued" in result.output
+
+
+# --- With the campaign lifecycle (the lead's close-due calls issue_due_invoices and void_proformas) ---
+
+
+def test_close_due_invoices_the_councils_of_a_campaign_that_succeeds(contact, council) -> None:
+    from app.services import lifecycle
+
+    campaign = CampaignFactory(target_pence=1_000_00, min_councils=1)
+    pledge = make_council_pledge(campaign, contact, council, pounds="1000", years=2)
+
+    report = lifecycle.close_due(campaign.closes_at + timedelta(minutes=1))
+
+    db.session.expire_all()
+    assert report.invoiced == 1
+    invoice = db.session.scalars(select(Invoice).where(Invoice.kind == InvoiceKind.INVOICE)).one()
+    assert (invoice.number, invoice.instalment_id) == ("INV-000001", pledge.instalments[0].id)
+    assert db.session.scalars(select(Invoice.status).where(Invoice.kind == InvoiceKind.PROFORMA)).all() == [
+        InvoiceStatus.VOID
+    ]
+    assert "invoice_issued" in db.session.scalars(select(EmailMessage.kind)).all()
+    second = db.session.get_one(Pledge, pledge.id).instalments[1].due_on
+    assert (second.month, second.day) == (4, 1)  # later years stay on 1 April
+
+
+def test_close_due_releases_a_failed_campaigns_council_pledges_and_voids_their_pro_formas(contact, council) -> None:
+    from app.services import lifecycle
+
+    campaign = CampaignFactory(target_pence=1_000_00, min_councils=5)
+    pledge = make_council_pledge(campaign, contact, council, pounds="1000")
+
+    lifecycle.close_due(campaign.closes_at + timedelta(minutes=1))
+
+    db.session.expire_all()
+    assert db.session.get_one(Pledge, pledge.id).status == PledgeStatus.RELEASED
+    assert db.session.scalars(select(Invoice.status)).all() == [InvoiceStatus.VOID]
+    assert _numbers() == []
