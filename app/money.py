@@ -49,6 +49,8 @@ class Money:
         if not isinstance(text, str):
             raise MoneyError("Enter the amount in pounds, like 2500 or 2500.50.")
         cleaned = text.strip().replace(" ", "")
+        if len(cleaned) > 24:  # longer than any amount we could take; also keeps int() cheap
+            raise MoneyError("Enter the amount in pounds, like 2500 or 2500.50.")
         symbol = SYMBOLS[currency]
         if cleaned.startswith(symbol):
             cleaned = cleaned[len(symbol) :]

@@ -190,7 +190,7 @@ def _void_proformas(pledge: Pledge) -> None:
 
 
 def _bring_forward(campaign_id: int, today: date) -> None:
-    """Conditional pledges fall due when the campaign succeeds: if it closed before the planned
+    """Conditional card pledges fall due when the campaign succeeds: if it closed before the planned
     deadline, move each such pledge's remaining schedule forward so its first payment is today."""
     first_due = (
         select(Instalment.pledge_id, func.min(Instalment.due_on).label("first"))
@@ -205,6 +205,9 @@ def _bring_forward(campaign_id: int, today: date) -> None:
             Pledge.campaign_id == campaign_id,
             Pledge.is_conditional.is_(True),
             Pledge.status.in_(LIVE_STATUSES),
+            # Councils' later instalments stay on 1 April of their financial years; their first
+            # invoice is issued at success whatever its date (services.invoices.issue_due_invoices).
+            Pledge.method == PaymentMethod.CARD,
             first_due.c.first > today,
         )
     ).all()

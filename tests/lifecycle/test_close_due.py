@@ -197,3 +197,23 @@ def test_close_due_twice_at_once_closes_once_and_charges_each_card_once(app: Fla
     )
     assert len(_emails("campaign_succeeded")) == 5
     assert totals.verify() == []
+
+
+def test_closing_early_keeps_councils_later_years_on_1_april_and_invoices_the_first_at_once() -> None:
+    from app.models import Invoice, InvoiceKind, InvoiceStatus
+    from tests.factories import make_council_pledge
+
+    campaign = CampaignFactory(target_pence=5_000_00, min_councils=1)
+    pledge = make_council_pledge(campaign, pounds="2,500", years=3)
+    later = [i.due_on for i in pledge.instalments[1:]]
+    assert all((d.month, d.day) == (4, 1) for d in later)
+    _past_deadline(campaign)
+
+    lifecycle.close_due()
+
+    db.session.refresh(pledge)
+    assert [i.due_on for i in pledge.instalments[1:]] == later
+    issued = db.session.scalars(
+        select(Invoice).where(Invoice.pledge_id == pledge.id, Invoice.kind == InvoiceKind.INVOICE)
+    ).all()
+    assert [(i.instalment.sequence, i.status) for i in issued] == [(1, InvoiceStatus.ISSUED)]

@@ -61,3 +61,8 @@ def test_arithmetic_keeps_currency() -> None:
     assert Money(150) + Money(50) == Money(200)
     assert (Money(300, "EUR") - Money(100, "EUR")).currency == "EUR"
     assert Money(5000) * 12 == Money(60000)
+
+
+def test_a_huge_number_is_refused_plainly() -> None:
+    with pytest.raises(MoneyError):
+        Money.parse("9" * 10_240)
