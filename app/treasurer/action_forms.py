@@ -101,9 +101,9 @@ class RefundForm(ActionForm):
         "Enter the reason for the refund",
     )
     end_pledge = BooleanField(
-        "The pledge stops counting toward the target (mark it refunded)",
+        "Mark the pledge refunded, so it no longer counts toward the target "
+        "(only when every payment of the pledge is refunded in full)",
         widget=GovCheckboxInput(),
-        description="Only when every payment of the pledge is refunded in full.",
     )
     submit = SubmitField("Refund through Stripe", widget=GovSubmitInput())
 

@@ -20,7 +20,7 @@ from app.models import (
     Visibility,
     utcnow,
 )
-from tests.browser.browsing import Browse
+from tests.browser.browsing import Browse, describe
 from tests.factories import PASSWORD, CampaignFactory, OrganisationFactory, SponsorFactory, UserFactory, make_pledge
 
 pytestmark = pytest.mark.browser
@@ -216,3 +216,150 @@ def test_the_accessibility_check_does_find_problems(browse: Browse) -> None:
     )
     found = {violation["id"] for violation in browse.axe()}
     assert {"image-alt", "label"} <= found, found
+
+
+# --- The treasurer's money actions and reconciliation ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionSite:
+    card_pledge: int
+    card_payment: int
+    council_pledge: int
+    invoice: int
+    lost_webhook: int  # a reconciliation difference that can be applied
+    unknown: int  # one that can only be explained
+
+
+@pytest.fixture
+def action_site(site: Site) -> ActionSite:
+    """A paid card pledge, an overdue council invoice and a reconciliation result with differences."""
+    from sqlalchemy import select
+
+    from app.models import (
+        DifferenceKind,
+        Invoice,
+        Payment,
+        ReconciliationDifference,
+        ReconciliationRun,
+        RunStatus,
+    )
+    from app.services import payments
+    from tests.factories import make_council_pledge
+
+    campaign = CampaignFactory(title="Shared data standards lead 2027/28")
+    card = make_pledge(campaign, pounds="40", paid_instalments=1, status=PledgeStatus.FULFILLED, name="Rosa Parkinson")
+    payment = db.session.scalars(select(Payment).where(Payment.pledge_id == card.id)).one()
+    payment.stripe_payment_intent_id = "pi_browser_test_card"  # as if charged through Stripe
+    council = make_council_pledge(
+        campaign, council=OrganisationFactory(name="Calderdale Council"), conditional=False, pounds="3000"
+    )
+    invoice = db.session.scalars(select(Invoice).where(Invoice.pledge_id == council.id)).one()
+    invoice.issued_on -= timedelta(days=45)
+    invoice.due_on = invoice.issued_on + timedelta(days=30)
+    lost = make_pledge(campaign, pounds="30", status=PledgeStatus.PENDING, name="Lee Webb")
+    open_payment = payments.open_card_payment(lost.instalments[0])
+    db.session.flush()
+    run = ReconciliationRun(
+        window_start=utcnow() - timedelta(days=30),
+        finished_at=utcnow(),
+        status=RunStatus.DIFFERENCES,
+        payment_intents_checked=3,
+        charges_checked=3,
+        payments_checked=2,
+    )
+    lost_difference = ReconciliationDifference(
+        run=run,
+        kind=DifferenceKind.STATUS_MISMATCH,
+        key=f"status:{open_payment.id}:pi_browser_lost",
+        fingerprint="0" * 64,
+        payment_id=open_payment.id,
+        stripe_id="pi_browser_lost",
+        summary=f"Stripe took £30.00 in PaymentIntent pi_browser_lost, but our payment {open_payment.id} "
+        f"({lost.reference}) is pending: the webhook that would have told us was lost.",
+        ours={
+            "payment_id": open_payment.id,
+            "pledge": lost.reference,
+            "status": "pending",
+            "amount_pence": 3000,
+            "currency": "GBP",
+            "refunded_pence": 0,
+            "payment_intent": None,
+        },
+        stripe={
+            "payment_intent": "pi_browser_lost",
+            "charge": "ch_browser_lost",
+            "status": "succeeded",
+            "amount_pence": 3000,
+            "currency": "GBP",
+            "refunded_pence": 0,
+            "payment_id": str(open_payment.id),
+        },
+        can_apply=True,
+    )
+    unknown = ReconciliationDifference(
+        run=run,
+        kind=DifferenceKind.UNKNOWN_TO_US,
+        key="unknown:pi_browser_unknown",
+        fingerprint="1" * 64,
+        stripe_id="pi_browser_unknown",
+        summary="Stripe has £7.77 (succeeded) in PaymentIntent pi_browser_unknown, and we have no payment for it.",
+        stripe={"payment_intent": "pi_browser_unknown", "status": "succeeded", "amount_pence": 777, "currency": "GBP"},
+    )
+    db.session.add_all([run, lost_difference, unknown])
+    db.session.commit()
+    return ActionSite(card.id, payment.id, council.id, invoice.id, lost_difference.id, unknown.id)
+
+
+ACTION_PAGES = {
+    "money actions": lambda s: "/treasurer/actions",
+    "card pledge's actions": lambda s: f"/treasurer/actions/pledges/{s.card_pledge}",
+    "council pledge's actions": lambda s: f"/treasurer/actions/pledges/{s.council_pledge}",
+    "refund": lambda s: f"/treasurer/actions/payments/{s.card_payment}/refund",
+    "send a receipt again": lambda s: f"/treasurer/actions/payments/{s.card_payment}/receipt",
+    "cancel a pledge": lambda s: f"/treasurer/actions/pledges/{s.council_pledge}/cancel",
+    "record a bank transfer": lambda s: f"/treasurer/actions/invoices/{s.invoice}/bank-transfer",
+    "remind an overdue invoice": lambda s: f"/treasurer/actions/invoices/{s.invoice}/remind",
+    "send an invoice again": lambda s: f"/treasurer/actions/invoices/{s.invoice}/resend",
+    "send the reminders due": lambda s: "/treasurer/actions/reminders",
+    "reconciliation": lambda s: "/treasurer/reconcile",
+    "apply Stripe's state": lambda s: f"/treasurer/reconcile/differences/{s.lost_webhook}/apply",
+    "explain a difference": lambda s: f"/treasurer/reconcile/differences/{s.unknown}/explain",
+}
+
+
+def test_treasurer_action_pages_are_accessible(browse: Browse, action_site: ActionSite) -> None:
+    """Every page, signed in once (each is checked, and every problem reported, in one pass)."""
+    browse.sign_in("treasurer@example.org", PASSWORD)
+    problems = []
+    for name, path in ACTION_PAGES.items():
+        browse.goto(path(action_site))
+        violations = browse.axe()
+        if violations:
+            problems.append(f"{name} ({browse.page.url}):\n{describe(violations)}")
+    assert not problems, "axe-core found problems:\n\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("page_name", ["refund", "cancel a pledge", "record a bank transfer", "explain a difference"])
+def test_treasurer_action_errors_are_accessible(browse: Browse, action_site: ActionSite, page_name: str) -> None:
+    browse.sign_in("treasurer@example.org", PASSWORD)
+    page = browse.goto(ACTION_PAGES[page_name](action_site))
+    if page_name == "refund":
+        page.get_by_label("How much should be refunded?").fill("40.01")
+    browse._expected_status = 400  # the form comes back with its errors
+    with page.expect_navigation():
+        page.locator("main form .govuk-button").last.click()
+    assert page.title().startswith("Error: ")
+    assert page.locator(".govuk-error-summary").is_visible()
+    browse.assert_accessible()
+
+
+def test_treasurer_action_pages_fit_a_phone_screen(browse: Browse, action_site: ActionSite) -> None:
+    browse.page.set_viewport_size({"width": 320, "height": 800})
+    browse.sign_in("treasurer@example.org", PASSWORD)
+    for name in ("card pledge's actions", "council pledge's actions", "reconciliation", "refund"):
+        page = browse.goto(ACTION_PAGES[name](action_site))
+        scroll_width, client_width = page.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert scroll_width <= client_width, f"{name} at 320px scrolls sideways: {scroll_width}px wide"
