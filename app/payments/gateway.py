@@ -443,6 +443,28 @@ def list_refunds(since: datetime) -> Iterator[StripeRefund]:
         raise _translate(error) from error
 
 
+def refunds_of(payment_intent_id: str) -> list[StripeRefund]:
+    """Every refund of one PaymentIntent's charge, newest first."""
+    params: Any = {"payment_intent": payment_intent_id, "limit": 100}
+    try:
+        return [
+            StripeRefund(
+                refund_id=str(data.get("id")),
+                charge_id=data.get("charge") if isinstance(data.get("charge"), str) else None,
+                payment_intent_id=payment_intent_id,
+                status=str(data.get("status")),
+                amount_pence=int(data.get("amount") or 0),
+                currency=str(data.get("currency") or "").upper(),
+                created=_timestamp(data.get("created")),
+                metadata=dict(data.get("metadata") or {}),
+                charge=None,
+            )
+            for data in (r.to_dict() for r in _client().v1.refunds.list(params=params).auto_paging_iter())
+        ]
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+
+
 def find_payment_intent(payment_intent_id: str) -> StripeIntent | None:
     """One PaymentIntent with its latest charge, or None if Stripe has never heard of it."""
     try:

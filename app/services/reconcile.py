@@ -41,6 +41,8 @@ from app.models import (
     PaymentStatus,
     ReconciliationDifference,
     ReconciliationRun,
+    Refund,
+    RefundStatus,
     Resolution,
     RunStatus,
     User,
@@ -600,10 +602,12 @@ def apply_stripe_state(difference_id: int, *, actor: User, note: str = "") -> st
     intent = gateway.find_payment_intent(intent_id)
     if intent is None:
         raise ReconcileError(f"Stripe no longer knows PaymentIntent {intent_id}.")
+    made = gateway.refunds_of(intent_id) if difference.kind == DifferenceKind.REFUND_MISMATCH else []
     db.session.rollback()
     try:
         with write_transaction():
             changed = _apply(difference_id, intent, actor, note)
+            _finish_our_refunds(difference.payment_id, made)
             email.commit_and_deliver()
     except IntegrityError as error:
         db.session.rollback()
@@ -613,6 +617,19 @@ def apply_stripe_state(difference_id: int, *, actor: User, note: str = "") -> st
             "Refund the Stripe charge instead, then explain this difference."
         ) from error
     return changed
+
+
+def _finish_our_refunds(payment_id: int | None, made: list[gateway.StripeRefund]) -> None:
+    """Our refunds left unfinished (Stripe answered after we stopped listening) that Stripe did make."""
+    by_our_id = {r.metadata.get("refund_id"): r for r in made if r.status == "succeeded"}
+    for refund in db.session.scalars(
+        select(Refund).where(Refund.payment_id == payment_id, Refund.status == RefundStatus.PENDING)
+    ):
+        stripe_refund = by_our_id.get(str(refund.id))
+        if stripe_refund is not None and stripe_refund.amount_pence == refund.amount_pence:
+            refund.status = RefundStatus.SUCCEEDED
+            refund.stripe_refund_id = stripe_refund.refund_id
+            refund.completed_at = utcnow()
 
 
 def _apply(difference_id: int, intent: gateway.StripeIntent, actor: User, note: str) -> str:

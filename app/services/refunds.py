@@ -141,30 +141,31 @@ def refund_payment(
     refuses it, and `gateway.GatewayUnavailable` when Stripe cannot be reached (the row stays
     pending: call again with the same token to finish it). A token already used returns its row.
     """
-    refund = _write_request(payment.id, amount, reason=reason, actor=actor, token=token, end_pledge=end_pledge)
+    refund, new = _write_request(payment.id, amount, reason=reason, actor=actor, token=token, end_pledge=end_pledge)
     if refund.status != RefundStatus.PENDING:
         return refund  # the same form again: it was done (or refused) the first time
-    return _send(refund, actor=actor, end_pledge=end_pledge)
+    return _send(refund, actor=actor, end_pledge=end_pledge, retry=not new)
 
 
 def _write_request(
     payment_id: int, amount: Money, *, reason: str, actor: User | None, token: str, end_pledge: bool
-) -> Refund:
+) -> tuple[Refund, bool]:
+    """The form's refund row, and whether this call wrote it (False: the same form came before)."""
     with write_transaction():
         try:
-            refund = _checked_request(
+            refund, new = _checked_request(
                 payment_id, amount, reason=reason, actor=actor, token=token, end_pledge=end_pledge
             )
         except RefundError:
             db.session.rollback()
             raise
         db.session.commit()
-    return refund
+    return refund, new
 
 
 def _checked_request(
     payment_id: int, amount: Money, *, reason: str, actor: User | None, token: str, end_pledge: bool
-) -> Refund:
+) -> tuple[Refund, bool]:
     """The form's refund row: the one already written for this token, or a new one within the limits."""
     # Lock first: a second copy of the form waits here, then finds the first one's row below.
     payment = _lock(payment_id)
@@ -172,7 +173,7 @@ def _checked_request(
     if existing is not None:
         if existing.payment_id != payment_id:
             raise RefundError("This form was for another payment. Start again from the payment.")
-        return existing
+        return existing, False
     check_refundable(payment)
     if amount.currency != payment.currency:
         raise RefundError(f"This payment is in {payment.currency}.")
@@ -203,7 +204,7 @@ def _checked_request(
     )
     db.session.add(refund)
     db.session.flush()
-    return refund
+    return refund, True
 
 
 def _claim(refund: Refund) -> bool:
@@ -235,12 +236,36 @@ def _release(refund_id: int) -> None:
         db.session.commit()
 
 
-def _send(refund: Refund, *, actor: User | None, end_pledge: bool) -> Refund:
+def _already_made(refund: Refund, intent_id: str) -> gateway.RefundResult | None:
+    """Stripe's refund for our row, if an earlier attempt made it and we never heard the answer.
+
+    Stripe's idempotency key would return that refund anyway; asking first also keeps a stand-in
+    without idempotency (localstripe) from refunding twice.
+    """
+    made = gateway.refunds_of(intent_id)
+    ours = next((r for r in made if r.metadata.get("refund_id") == str(refund.id) and r.status == "succeeded"), None)
+    if ours is None:
+        return None
+    total = sum(r.amount_pence for r in made if r.status in ("succeeded", "pending"))
+    return gateway.RefundResult(ours.refund_id, ours.amount_pence, ours.status, charge_refunded_pence=total)
+
+
+def _send(refund: Refund, *, actor: User | None, end_pledge: bool, retry: bool) -> Refund:
     if not _claim(refund):
         db.session.refresh(refund)
         return refund  # another request is asking Stripe right now
     payment = refund.payment
     assert payment.stripe_payment_intent_id is not None  # noqa: S101 - checked before the row was written
+    if retry:
+        try:
+            made = _already_made(refund, payment.stripe_payment_intent_id)
+        except gateway.GatewayError as error:
+            _release(refund.id)
+            if isinstance(error, gateway.GatewayUnavailable):
+                raise
+            raise gateway.GatewayUnavailable(error.message, retryable=True) from error
+        if made is not None:
+            return _record_success(refund.id, made, actor=actor, end_pledge=end_pledge)
     try:
         result = gateway.refund(
             payment_intent_id=payment.stripe_payment_intent_id,

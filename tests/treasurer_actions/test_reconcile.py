@@ -17,10 +17,12 @@ from app.models import (
     PaymentStatus,
     PledgeStatus,
     ReconciliationDifference,
+    RefundStatus,
     Resolution,
     User,
 )
-from app.services import card_payments, payments, reconcile, totals
+from app.money import Money
+from app.services import card_payments, payments, reconcile, refunds, totals
 from tests.factories import make_pledge
 from tests.helpers import PageClient
 from tests.stripe_server import LocalStripe, save_card, unreachable
@@ -99,7 +101,7 @@ def test_the_three_seeded_differences_are_reported_exactly_and_nothing_is_change
     # What agrees: a charged pledge, partly refunded through our own action's path.
     fine = card_payment(campaign, localstripe, pounds="40")
     localstripe.client().v1.refunds.create(params={"payment_intent": fine.stripe_payment_intent_id, "amount": 500})
-    payments.record_refund(fine, payments.Money(500))
+    payments.record_refund(fine, Money(500))
     db.session.commit()
     # 1. Money at Stripe we know nothing of.
     unknown = _charge_unknown_to_us(localstripe)
@@ -197,7 +199,19 @@ def test_refunds_made_only_in_stripe_are_reported_and_can_be_recorded(
     runner: Any, page: PageClient, treasurer: User, campaign: Campaign, localstripe: LocalStripe
 ) -> None:
     payment = card_payment(campaign, localstripe, pounds="40")
-    localstripe.client().v1.refunds.create(params={"payment_intent": payment.stripe_payment_intent_id, "amount": 1500})
+    client = localstripe.client()
+    # £5 refunded in Stripe's dashboard, and £10 of ours whose answer never reached us.
+    client.v1.refunds.create(params={"payment_intent": payment.stripe_payment_intent_id, "amount": 500})
+    ours, _ = refunds._write_request(
+        payment.id, Money(1000), reason="x", actor=treasurer, token="r" * 24, end_pledge=False
+    )
+    client.v1.refunds.create(
+        params={
+            "payment_intent": payment.stripe_payment_intent_id,
+            "amount": 1000,
+            "metadata": {"refund_id": str(ours.id)},
+        }
+    )
     ledger = _ledger()
 
     assert _reconcile(runner).exit_code == 1
@@ -208,6 +222,7 @@ def test_refunds_made_only_in_stripe_are_reported_and_can_be_recorded(
     url = f"/treasurer/reconcile/differences/{difference.id}/apply"
     page.post(url, open_form(page, url))
     assert fresh(payment).refunded_pence == 1500
+    assert fresh(ours).status == RefundStatus.SUCCEEDED  # our unfinished refund is finished too
     assert _campaign_totals(campaign)[1] == 2500
     assert totals.verify() == []
     assert _reconcile(runner).exit_code == 0

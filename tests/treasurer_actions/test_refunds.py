@@ -16,7 +16,15 @@ from app.services import payments, refunds, totals, webhooks
 from tests.factories import make_pledge
 from tests.helpers import PageClient, csrf_token
 from tests.stripe_server import LocalStripe, unreachable
-from tests.treasurer_actions.conftest import audit_entries, card_payment, emails, fresh, open_form, pledge_of
+from tests.treasurer_actions.conftest import (
+    audit_entries,
+    card_payment,
+    emails,
+    form_fields,
+    fresh,
+    open_form,
+    pledge_of,
+)
 
 pytestmark = pytest.mark.stripe
 
@@ -260,3 +268,35 @@ def test_gateway_refund_reports_stripes_running_total(localstripe: LocalStripe, 
     )
     assert (first.amount_pence, first.charge_refunded_pence) == (300, 300)
     assert (second.amount_pence, second.charge_refunded_pence) == (200, 500)
+
+
+def test_a_refund_stripe_made_while_we_were_not_listening_is_finished_not_repeated(
+    page: PageClient, treasurer: User, campaign: Campaign, localstripe: LocalStripe
+) -> None:
+    payment = card_payment(campaign, localstripe, pounds="40")
+    # Our row is written and Stripe refunds it, but its answer never reaches us (a crash, a timeout).
+    refund, _ = refunds._write_request(
+        payment.id,
+        Money(2500),
+        reason="Lost answer",
+        actor=treasurer,
+        token="lost-answer-" + "0" * 20,
+        end_pledge=False,
+    )
+    localstripe.client().v1.refunds.create(
+        params={
+            "payment_intent": payment.stripe_payment_intent_id,
+            "amount": 2500,
+            "metadata": {"payment_id": str(payment.id), "refund_id": str(refund.id)},
+        }
+    )
+    text = page.get(_url(payment.id)).get_data(as_text=True)
+    assert "Finish the refund of £25.00" in text and "You can refund up to £15.00" in text
+
+    finish = form_fields(text) | {"token": refund.submission_token, "amount": "25.00", "reason": "Lost answer"}
+    page.post(_url(payment.id), finish)
+
+    assert fresh(refund).status == RefundStatus.SUCCEEDED and refund.stripe_refund_id
+    assert fresh(payment).refunded_pence == 2500
+    assert _stripe_refunds(localstripe, payment.stripe_payment_intent_id) == [2500]  # not refunded twice
+    assert totals.verify() == []
