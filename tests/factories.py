@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from itertools import count
+from typing import Any
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
@@ -253,3 +255,44 @@ def council_pledge_samples(campaign: Campaign, user: User, council: Organisation
         "invoice_id": str(proforma.id),
         "invoice_token": invoices.pdf_token(proforma.id),
     }
+
+
+def insert_pledges(campaign: Campaign, rows: Iterable[dict[str, Any]], *, batch: int = 5_000) -> int:
+    """Bulk-insert pledge rows with Core (no services, no instalments, no totals), for tests of tables,
+    exports and pagination that need many pledges fast. Each row overrides sensible defaults; returns
+    how many were inserted. The campaign's stored totals are NOT updated."""
+    from sqlalchemy import insert
+
+    now = utcnow()
+    defaults: dict[str, Any] = {
+        "campaign_id": campaign.id,
+        "pledger_kind": PledgerKind.INDIVIDUAL.value,
+        "name": "Bulk Pledger",
+        "email": "bulk@example.org",
+        "amount_pence": 25_00,
+        "commitment_pence": 25_00,
+        "currency": campaign.currency,
+        "frequency": Frequency.ONE_OFF.value,
+        "instalment_count": 1,
+        "method": PaymentMethod.CARD.value,
+        "is_conditional": False,
+        "visibility": Visibility.PUBLIC.value,
+        "show_on_wall": True,
+        "status": PledgeStatus.COMMITTED.value,
+        "created_at": now,
+        "updated_at": now,
+    }
+    statement = insert(Pledge.__table__)
+    inserted = 0
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append({**defaults, **row})
+        if len(chunk) >= batch:
+            db.session.execute(statement, chunk)
+            inserted += len(chunk)
+            chunk = []
+    if chunk:
+        db.session.execute(statement, chunk)
+        inserted += len(chunk)
+    db.session.commit()
+    return inserted

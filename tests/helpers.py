@@ -42,8 +42,10 @@ class _StructureChecker(HTMLParser):
                 self.ids[value] = self.ids.get(value, 0) + 1
         if tag in VOID:
             return
+        in_svg = any(name == "svg" for name, _ in self.stack)
         self.stack.append((tag, self.getpos()[0]))
-        if tag in ("title", "h1"):
+        # An inline SVG's <title> names the picture, not the page.
+        if tag in ("title", "h1") and not (tag == "title" and in_svg):
             self._in = tag
             if tag == "h1":
                 self.h1.append("")

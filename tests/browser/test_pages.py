@@ -363,3 +363,90 @@ def test_treasurer_action_pages_fit_a_phone_screen(browse: Browse, action_site: 
             "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         assert scroll_width <= client_width, f"{name} at 320px scrolls sideways: {scroll_width}px wide"
+
+
+# --- Treasurer dashboard, read side (issue 5) ------------------------------------------------------
+
+
+def _dashboard_pages(site: Site) -> dict[str, str]:
+    """The read-side treasurer pages for the live campaign, with an audit entry to show."""
+    from sqlalchemy import select
+
+    from app.models import Campaign, Organisation, Pledge
+    from app.services import audit
+
+    slug = site.live.rsplit("/", 1)[-1]
+    campaign = db.session.scalars(select(Campaign).where(Campaign.slug == slug)).one()
+    pledge = db.session.scalars(select(Pledge).where(Pledge.campaign_id == campaign.id).order_by(Pledge.id)).first()
+    leeds = db.session.scalars(select(Organisation).where(Organisation.name == "Leeds City Council")).one()
+    assert pledge is not None
+    audit.record("campaign.extended", target=campaign, summary="Deadline moved a week for the browser test")
+    db.session.commit()
+    return {
+        "campaign overview": f"/treasurer/campaigns/{slug}",
+        "every pledge": f"/treasurer/campaigns/{slug}/pledges",
+        "filtered pledges": f"/treasurer/campaigns/{slug}/pledges?kind=council&sort=largest&q=council",
+        "pledges filter error": f"/treasurer/campaigns/{slug}/pledges?status=nonsense",
+        "one pledge": f"/treasurer/pledges/{pledge.id}",
+        "export form": f"/treasurer/campaigns/{slug}/export",
+        "statements": "/treasurer/statements",
+        "a council's statement": f"/treasurer/statements/{leeds.slug}",
+        "audit log": "/treasurer/audit",
+    }
+
+
+def test_treasurer_dashboard_pages_are_accessible_and_fit_a_phone(browse: Browse, site: Site) -> None:
+    """Every read-side treasurer page passes axe at desktop width and at 320px, without sideways
+    scrolling (charts and wide tables scroll inside their own focusable boxes)."""
+    pages = _dashboard_pages(site)
+    browse.sign_in("treasurer@example.org", PASSWORD)
+    problems = []
+    for width in (1280, 320):
+        browse.page.set_viewport_size({"width": width, "height": 900})
+        for name, path in pages.items():
+            browse.goto(path)
+            violations = browse.axe()
+            if violations:
+                problems.append(f"{name} at {width}px ({browse.page.url}):\n{describe(violations)}")
+            scroll_width, client_width = browse.page.evaluate(
+                "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            if scroll_width > client_width:
+                problems.append(f"{name} at {width}px scrolls sideways: {scroll_width}px wide")
+    assert not problems, "\n\n".join(problems)
+
+
+def test_treasurer_overview_charts_are_drawn_without_javascript(browser, live_server, site: Site) -> None:  # type: ignore[no-untyped-def]
+    pages = _dashboard_pages(site)
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(live_server("/account/sign-in"))
+        page.get_by_label("Email address").fill("treasurer@example.org")
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
+        page.goto(live_server(pages["campaign overview"]))
+        charts = page.locator("svg[role=img]")
+        assert charts.count() == 3
+        for i in range(3):
+            box = charts.nth(i).bounding_box()
+            assert box is not None and box["width"] > 300 and box["height"] > 150
+        # Each chart's numbers are one click away, in a table (a native <details>: no script needed).
+        page.get_by_text("The numbers in this chart").first.click()
+        assert page.locator("details[open] table").first.is_visible()
+    finally:
+        context.close()
+
+
+def test_export_form_errors_are_accessible(browse: Browse, site: Site) -> None:
+    pages = _dashboard_pages(site)
+    browse.sign_in("treasurer@example.org", PASSWORD)
+    page = browse.goto(pages["export form"])
+    page.get_by_label("From").fill("31 2 2027")
+    browse._expected_status = 400  # the form comes back with its errors
+    with page.expect_navigation():
+        page.get_by_role("button", name="Download CSV").click()
+    assert page.title().startswith("Error: ")
+    assert page.get_by_role("alert").get_by_text("Enter from as a real date").is_visible()
+    browse.assert_accessible()
