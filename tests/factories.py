@@ -17,8 +17,13 @@ from app.models import (
     CouncilType,
     Frequency,
     FundingModel,
+    ImpactEntry,
+    ImpactMetric,
+    ImpactStory,
     Organisation,
     OrganisationKind,
+    Outgoing,
+    OutgoingCategory,
     PaymentMethod,
     Pledge,
     PledgerKind,
@@ -296,3 +301,40 @@ def insert_pledges(campaign: Campaign, rows: Iterable[dict[str, Any]], *, batch:
         inserted += len(chunk)
     db.session.commit()
     return inserted
+
+
+# --- Impact, stories, outgoings (issue 6) --------------------------------------------------------
+
+
+class ImpactEntryFactory(_Base):
+    class Meta:
+        model = ImpactEntry
+
+    campaign = factory.SubFactory(CampaignFactory)
+    recorded_on = date(2027, 6, 30)
+    metric = ImpactMetric.EVENTS_RUN
+    value = 3
+    note = ""
+
+
+class ImpactStoryFactory(_Base):
+    class Meta:
+        model = ImpactStory
+
+    campaign = factory.SubFactory(CampaignFactory)
+    title = factory.Sequence(lambda n: f"Story {n}")
+    text = "Six councils met to share their planning forms."
+    link = None
+    published_on = date(2027, 7, 1)
+
+
+class OutgoingFactory(_Base):
+    class Meta:
+        model = Outgoing
+
+    campaign = factory.SubFactory(CampaignFactory)
+    spent_on = date(2027, 4, 30)
+    category = OutgoingCategory.SALARY
+    amount_pence = 3_500_00
+    currency = "GBP"
+    description = "Community manager's salary, April"

@@ -3,6 +3,7 @@
 from app.models.audit import AuditEntry
 from app.models.campaign import PUBLIC_STATUSES, Campaign, CampaignStatus, CampaignUpdate, FundingModel
 from app.models.email import EmailMessage, EmailStatus
+from app.models.impact import ImpactEntry, ImpactMetric, ImpactStory, Outgoing, OutgoingCategory, UpdateEmailing
 from app.models.invoice import Invoice, InvoiceCounter, InvoiceKind, InvoiceStatus
 from app.models.match import MatchEligibility, MatchOffer, MatchStatus
 from app.models.organisation import CouncilType, Organisation, OrganisationKind
@@ -47,6 +48,9 @@ __all__ = [
     "EmailMessage",
     "EmailStatus",
     "Frequency",
+    "ImpactEntry",
+    "ImpactMetric",
+    "ImpactStory",
     "FundingModel",
     "Instalment",
     "InstalmentStatus",
@@ -59,6 +63,8 @@ __all__ = [
     "MatchStatus",
     "Organisation",
     "OrganisationKind",
+    "Outgoing",
+    "OutgoingCategory",
     "Payment",
     "PaymentMethod",
     "PaymentStatus",
@@ -74,6 +80,7 @@ __all__ = [
     "Role",
     "RunStatus",
     "StripeEvent",
+    "UpdateEmailing",
     "User",
     "Visibility",
     "parse_reference",

@@ -365,6 +365,54 @@ def test_treasurer_action_pages_fit_a_phone_screen(browse: Browse, action_site: 
         assert scroll_width <= client_width, f"{name} at 320px scrolls sideways: {scroll_width}px wide"
 
 
+# --- Impact, stories, outgoings and updates (issue 6) -------------------------------------------
+
+
+def _with_impact(site: Site) -> str:
+    """Give the live campaign impact figures, a story with a link, and an outgoing; its slug."""
+    from datetime import date
+
+    from app.models import Campaign, ImpactMetric
+    from tests.factories import ImpactEntryFactory, ImpactStoryFactory, OutgoingFactory
+
+    slug = site.live.rsplit("/", 1)[-1]
+    campaign = db.session.scalars(db.select(Campaign).where(Campaign.slug == slug)).one()
+    ImpactEntryFactory(campaign=campaign, metric=ImpactMetric.COUNCILS_ENGAGED, value=14, recorded_on=date(2027, 6, 30))
+    ImpactEntryFactory(campaign=campaign, metric=ImpactMetric.EVENTS_RUN, value=3, recorded_on=date(2027, 6, 30))
+    ImpactStoryFactory(
+        campaign=campaign,
+        title="Six councils share one planning form",
+        text="They met in Leeds and agreed one form.\n\nIt saves each of them a week a year.",
+        link="https://pipeline.example/planning-form",
+    )
+    OutgoingFactory(campaign=campaign)
+    db.session.commit()
+    return slug
+
+
+def test_campaign_page_with_impact_is_accessible(browse: Browse, site: Site) -> None:
+    _with_impact(site)
+    page = browse.goto(site.live)
+    assert page.get_by_role("heading", name="What the role has achieved").is_visible()
+    browse.assert_accessible()
+
+
+def test_impact_admin_pages_and_their_errors_are_accessible(browse: Browse, site: Site) -> None:
+    slug = _with_impact(site)
+    browse.sign_in("admin@example.org", PASSWORD)
+    browse.goto(f"/admin/campaigns/{slug}/impact")
+    browse.assert_accessible()
+    for path in ("impact/figures/new", "impact/stories/new", "outgoings/new", "updates/new"):
+        page = browse.goto(f"/admin/campaigns/{slug}/{path}")
+        browse.assert_accessible()
+        browse._expected_status = 400  # the form comes back with its errors
+        with page.expect_navigation():
+            page.locator("form .govuk-button").click()
+        assert page.title().startswith("Error: ")
+        browse.assert_accessible()
+        browse._expected_status = 200
+
+
 # --- Treasurer dashboard, read side (issue 5) ------------------------------------------------------
 
 
