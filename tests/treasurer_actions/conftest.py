@@ -13,7 +13,18 @@ from app.models import AuditEntry, Campaign, EmailMessage, Payment, PaymentStatu
 from app.services import card_payments
 from tests.factories import PASSWORD, CampaignFactory, UserFactory, make_pledge
 from tests.helpers import PageClient, sign_in
-from tests.stripe_server import LocalStripe, save_card
+from tests.stripe_server import TEST_WEBHOOK_SECRET, LocalStripe, free_port, save_card
+
+
+@pytest.fixture
+def localstripe(localstripe: LocalStripe) -> LocalStripe:
+    """localstripe with its webhooks sent nowhere: these tests play each webhook (or its loss) themselves.
+
+    localstripe keeps registered webhooks across tests, and another test may have pointed them at
+    the session's live server, which would then apply "lost" webhooks behind the test's back.
+    """
+    localstripe.register_webhook(f"http://127.0.0.1:{free_port()}/nowhere", TEST_WEBHOOK_SECRET)
+    return localstripe
 
 
 @pytest.fixture
