@@ -258,6 +258,8 @@ def _tell_everyone(campaign_id: int, report: CloseReport) -> None:
         if not ids:
             return
         with write_transaction():
+            # Under the campaign's lock, so a second run waits and then finds them told.
+            totals.lock_campaign(campaign_id)
             for pledge in db.session.scalars(select(Pledge).where(Pledge.id.in_(ids), ~told)):
                 email.queue(
                     kind,
