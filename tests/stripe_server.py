@@ -71,6 +71,10 @@ class LocalStripe:
         with urllib.request.urlopen(request, timeout=5):  # noqa: S310
             pass
 
+    def unregister_webhook(self) -> None:
+        """localstripe has no way to remove a webhook: point ours at a port where nothing listens."""
+        self.register_webhook(f"http://127.0.0.1:{free_port()}/nowhere", TEST_WEBHOOK_SECRET)
+
     def client(self) -> stripe.StripeClient:
         """A Stripe client for the test itself (playing the pledger's browser or Stripe's dashboard)."""
         return stripe.StripeClient("sk_test_tests", base_addresses={"api": self.url}, max_network_retries=0)

@@ -21,6 +21,7 @@ from app.models import (
     CouncilType,
     Frequency,
     FundingModel,
+    MatchEligibility,
     Organisation,
     OrganisationKind,
     PaymentMethod,
@@ -32,7 +33,7 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import accounts, payments, pledges
+from app.services import accounts, matching, payments, pledges
 
 CAMPAIGN_SLUG = "pipeline-community-manager-2027-28"
 
@@ -169,7 +170,12 @@ def seed(rng_seed: int = 2027) -> SeedResult:
     if db.session.scalar(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG)) is not None:
         return SeedResult(created=False)
     campaign = _campaign()
-    count = _pledges(campaign, organisations, random.Random(rng_seed))  # noqa: S311 - demo data, not security
+    count = _pledges(campaign, organisations, random.Random(rng_seed))
+    # The sponsor matches councils' pledges pound for pound, up to £6,000, only if the campaign
+    # succeeds: the kind of offer that persuades the last few councils to join.
+    matching.create_offer(
+        campaign, organisations[SPONSOR_NAME], "1", Money.parse("6000"), MatchEligibility.COUNCILS, True, None
+    )  # noqa: S311 - demo data, not security
     return SeedResult(created=True, pledges=count, councils=len(COUNCIL_PLEDGES))
 
 
@@ -306,7 +312,10 @@ def _pledges(campaign: Campaign, organisations: dict[str, Organisation], rng: ra
                 amount=Money(amount),
                 frequency=frequency,
                 instalment_count=12 if frequency == Frequency.MONTHLY else None,
-                method=PaymentMethod.CARD,
+                # Card pledges in the demo are all conditional: a card charge needs a real record at
+                # Stripe (reconciliation would rightly report one that has none). Those who give
+                # "now, whatever happens" in the demo paid their first instalment by bank transfer.
+                method=PaymentMethod.CARD if conditional else PaymentMethod.BANK_TRANSFER,
                 conditional=conditional,
                 visibility=rng.choice(visibilities),
                 message=rng.choice(MESSAGES),
@@ -316,9 +325,13 @@ def _pledges(campaign: Campaign, organisations: dict[str, Organisation], rng: ra
         pledge.created_at = start + timedelta(minutes=rng.randint(60, 19 * 24 * 60))
         pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="Card saved")
         if not conditional:
-            first = pledge.instalments[0]
-            payment = payments.open_card_payment(first)
-            payments.mark_succeeded(payment, fee_pence=20 + amount * 15 // 1000)
+            payment = payments.record_bank_transfer(
+                pledge,
+                pledge.instalments[0],
+                Money(amount),
+                received_on=pledge.created_at.date(),
+                reference=f"DEMO-{pledge.reference}",
+            )
             payment.created_at = payment.succeeded_at = pledge.created_at  # type: ignore[assignment]
         made += 1
     return made

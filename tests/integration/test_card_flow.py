@@ -174,10 +174,13 @@ def test_declined_charge_says_why_and_leaves_the_pledge_unpaid(localstripe: Loca
     assert totals.verify() == []
 
 
-def test_webhook_sent_by_localstripe_is_verified_with_the_real_secret(localstripe: LocalStripe, live_server) -> None:
+def test_webhook_sent_by_localstripe_is_verified_with_the_real_secret(
+    localstripe: LocalStripe, live_server, request: pytest.FixtureRequest
+) -> None:
     from tests.stripe_server import TEST_WEBHOOK_SECRET
 
     localstripe.register_webhook(live_server("/webhooks/stripe"), TEST_WEBHOOK_SECRET)
+    request.addfinalizer(localstripe.unregister_webhook)  # later tests' events must not reach this server
     campaign = CampaignFactory()
     pledge = _pledge(campaign, pounds="20")
     payment = _saved(pledge, localstripe)

@@ -105,12 +105,13 @@ def test_the_command_reminds_delivers_and_is_safe_to_repeat(
     invoice = _issued(campaign, contact, council)
     assert invoice.due_on is not None
     day = (invoice.due_on + timedelta(days=2)).isoformat()
+    saved_outbox = runner.app.config.get("MAIL_OUTBOX_DIR")
     runner.app.config["MAIL_OUTBOX_DIR"] = str(tmp_path)
     try:
         first = runner.invoke(args=["invoices", "remind", "--date", day])
         second = runner.invoke(args=["invoices", "remind", "--date", day])
     finally:
-        runner.app.config.pop("MAIL_OUTBOX_DIR")
+        runner.app.config["MAIL_OUTBOX_DIR"] = saved_outbox
 
     assert (first.exit_code, second.exit_code) == (0, 0)
     assert "1 overdue invoice(s) reminded" in first.output
