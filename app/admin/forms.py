@@ -180,3 +180,23 @@ class UpdateForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     submit = SubmitField("Email this update to pledgers", widget=GovSubmitInput())
+
+
+class ReportLinkForm(FlaskForm):
+    period = StringField(
+        "Financial year (optional)",
+        widget=GovTextInput(),
+        description="Like 2027-28. Leave it empty for the campaign's funding period.",
+        validators=[Optional(), Length(max=9, message="Enter the financial year like 2027-28")],
+    )
+    days = IntegerField(
+        "How many days should the link work?",
+        widget=GovTextInput(),
+        description="From 1 to 90 days.",
+        default=30,
+        validators=[
+            InputRequired(message="Enter how many days the link should work"),
+            NumberRange(min=1, max=90, message="Enter a number of days from 1 to 90"),
+        ],
+    )
+    submit = SubmitField("Create the link", widget=GovSubmitInput())

@@ -180,3 +180,44 @@ def register(app: Flask) -> None:
     app.cli.add_command(campaigns_group)
     app.cli.add_command(stripe_group)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(reports_group)
+
+
+reports_group = AppGroup("reports", help="Impact reports.")
+
+
+@reports_group.command("impact")
+@click.option("--campaign", "slug", required=True, help="The campaign's slug.")
+@click.option("--period", help="A financial year like 2027-28 (default: the campaign's funding period).")
+@click.option("--sponsor", "sponsor_slug", help="Make this sponsor's own copy (its offers and what they matched).")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="Where to write the PDF."
+)
+def impact_report(slug: str, period: str | None, sponsor_slug: str | None, out: str) -> None:
+    """Write a campaign's impact report as a PDF (from the cache if the data has not changed)."""
+    from pathlib import Path
+
+    from app.models import Campaign
+    from app.services import reports
+
+    campaign = db.session.scalar(db.select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise click.ClickException(f"No campaign with slug {slug!r}.")
+    sponsor = None
+    if sponsor_slug:
+        sponsor = db.session.scalar(db.select(Organisation).where(Organisation.slug == sponsor_slug))
+        if sponsor is None or sponsor.kind != "sponsor":
+            raise click.ClickException(f"No sponsor with slug {sponsor_slug!r}.")
+    try:
+        chosen = reports.period_for(campaign, period)
+    except reports.ReportError as error:
+        raise click.ClickException(str(error)) from error
+    steps = 4
+    with click.progressbar(length=steps, label=f"Impact report {chosen.label}", file=sys.stderr) as bar:
+        document, cached = reports.report_pdf(campaign, chosen, sponsor, progress=lambda step: bar.update(1))
+        bar.update(steps)
+    try:
+        Path(out).write_bytes(document)
+    except OSError as error:
+        raise click.ClickException(f"Could not write {out}: {error.strerror}") from error
+    click.echo(f"Wrote {out} ({len(document):,} bytes{', from the cache' if cached else ''}).")

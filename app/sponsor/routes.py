@@ -11,8 +11,9 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.models import MatchOffer, MatchStatus, Organisation, OrganisationKind, Role
+from app.public.transparency import pdf_response
 from app.security import roles_required
-from app.services import campaigns, matching
+from app.services import campaigns, matching, reports
 from app.sponsor import bp
 from app.sponsor.forms import MatchOfferForm, WithdrawOfferForm
 
@@ -35,11 +36,16 @@ def _own_offer_or_404(offer_id: int) -> MatchOffer:
 @roles_required(Role.SPONSOR)
 def index() -> str:
     sponsor = _own_sponsor()
+    offers = matching.offers_for_sponsor(sponsor) if sponsor is not None else []
+    backed = {offer.campaign.id for offer, _ in offers}
+    # Campaigns it backs first, then the other public ones.
+    report_campaigns = sorted(campaigns.public_campaigns(), key=lambda c: (c.id not in backed, c.title))
     return render_template(
         "sponsor/index.html",
         organisation=sponsor,
-        offers=matching.offers_for_sponsor(sponsor) if sponsor is not None else [],
+        offers=offers,
         campaigns=[c for c in campaigns.public_campaigns() if matching.accepting_offers(c)],
+        reports=[(c, reports.default_period(c), c.id in backed) for c in report_campaigns],
     )
 
 
@@ -107,3 +113,22 @@ def withdraw_offer(offer_id: int) -> Response | tuple[str, int]:
         can_withdraw=offer.status == MatchStatus.ACTIVE and matched == 0,
         form=form,
     ), (400 if request.method == "POST" else 200)
+
+
+@bp.get("/reports/<slug>.pdf")
+@roles_required(Role.SPONSOR)
+def report(slug: str) -> Response:
+    """The sponsor's own copy of a public campaign's impact report: the campaign's published
+    figures plus its own offers and what they matched, never another sponsor's. A sponsor that
+    has not backed the campaign yet gets the same report with no offers of its own in it (the
+    evidence it would decide on)."""
+    sponsor = _own_sponsor()
+    campaign = campaigns.get_public(slug)
+    if sponsor is None or campaign is None:
+        abort(404)
+    try:
+        period = reports.period_for(campaign, request.args.get("period"))
+    except reports.ReportError:
+        abort(404)
+    document, _ = reports.report_pdf(campaign, period, sponsor)
+    return pdf_response(document, reports.filename(campaign, period, sponsor))

@@ -413,6 +413,45 @@ def test_impact_admin_pages_and_their_errors_are_accessible(browse: Browse, site
         browse._expected_status = 200
 
 
+def test_transparency_page_is_accessible_and_fits_a_phone(browse: Browse, site: Site) -> None:
+    slug = _with_impact(site)
+    page = browse.goto(f"/campaigns/{slug}/transparency")
+    assert page.locator("svg.app-chart").count() >= 4
+    browse.assert_accessible()
+    page.set_viewport_size({"width": 320, "height": 800})
+    scroll_width, client_width = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert scroll_width <= client_width, f"transparency page at 320px scrolls sideways: {scroll_width}px wide"
+
+
+def test_sponsor_reports_page_is_accessible(browse: Browse, site: Site) -> None:
+    _with_impact(site)
+    browse.sign_in("sponsor@example.org", PASSWORD)
+    page = browse.goto("/sponsor/")
+    assert page.get_by_role("link", name="impact report").count() >= 1
+    browse.assert_accessible()
+
+
+def test_report_link_page_and_its_errors_are_accessible(browse: Browse, site: Site) -> None:
+    slug = _with_impact(site)
+    browse.sign_in("treasurer@example.org", PASSWORD)
+    page = browse.goto(f"/admin/campaigns/{slug}/report-link")
+    browse.assert_accessible()
+    page.get_by_label("How many days").fill("365")
+    browse._expected_status = 400
+    with page.expect_navigation():
+        page.locator("form .govuk-button").click()
+    assert page.title().startswith("Error: ")
+    browse.assert_accessible()
+    browse._expected_status = 200
+    page.get_by_label("How many days").fill("7")
+    with page.expect_navigation():
+        page.locator("form .govuk-button").click()
+    assert page.get_by_text("Link created").is_visible()
+    browse.assert_accessible()
+
+
 # --- Treasurer dashboard, read side (issue 5) ------------------------------------------------------
 
 
