@@ -50,7 +50,10 @@ class ImpactEntryForm(FlaskForm):
         ],
     )
     recorded_on = DayMonthYearField(
-        "Date", message="Enter the date as day, month and year, like 30 6 2027", widget=GovDateInput()
+        "Date",
+        message="Enter the date as day, month and year, like 30 6 2027",
+        description="For example, 30 6 2027",
+        widget=GovDateInput(),
     )
     note = StringField(
         "Note (optional)",
@@ -91,7 +94,10 @@ class StoryForm(FlaskForm):
         validators=[Optional(), Length(max=500, message="The link must be 500 characters or fewer")],
     )
     published_on = DayMonthYearField(
-        "Date", message="Enter the date as day, month and year, like 30 6 2027", widget=GovDateInput()
+        "Date",
+        message="Enter the date as day, month and year, like 30 6 2027",
+        description="For example, 30 6 2027",
+        widget=GovDateInput(),
     )
     submit = SubmitField("Add this story", widget=GovSubmitInput())
 
@@ -131,7 +137,10 @@ class OutgoingForm(FlaskForm):
         ],
     )
     spent_on = DayMonthYearField(
-        "Date spent", message="Enter the date as day, month and year, like 30 6 2027", widget=GovDateInput()
+        "Date spent",
+        message="Enter the date as day, month and year, like 30 6 2027",
+        description="For example, 30 6 2027",
+        widget=GovDateInput(),
     )
     submit = SubmitField("Record this outgoing", widget=GovSubmitInput())
 
