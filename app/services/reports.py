@@ -27,14 +27,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from weasyprint import HTML
 
 from app.models import Campaign, MatchOffer, MatchStatus, Organisation
 from app.services import campaigns, charts, dashboard, impact, matching, pdf, schedule, totals
 
 # Bump when the report's template or content changes, so cached copies are not served.
-TEMPLATE_VERSION = "1"
+TEMPLATE_VERSION = "2"  # 2: tagged PDF
 REPORT_FONT = "Pledgeline Sans"
 LINK_DAYS_DEFAULT = 30
 LINK_DAYS_MAX = 90
@@ -190,9 +191,18 @@ def _cache_path(campaign: Campaign, key: str) -> Path:
     return root / str(campaign.id) / f"{key}.pdf"
 
 
+def html_to_tagged_pdf(html: str, *, fetcher: pdf.StaticOnlyFetcher | None = None) -> bytes:
+    """`pdf.html_to_pdf`, with the same static-only fetcher, but writing a tagged PDF (headings,
+    paragraphs, tables and reading order marked up for screen readers)."""
+    fetcher = fetcher or pdf.StaticOnlyFetcher(current_app.static_folder or "app/static")
+    document = HTML(string=html, base_url=pdf.STATIC_BASE_URL, url_fetcher=fetcher).write_pdf(pdf_tags=True)
+    assert document is not None  # noqa: S101 - write_pdf returns bytes when given no target
+    return document
+
+
 def render_report(campaign: Campaign, period: Period, sponsor: Organisation | None = None) -> bytes:
     """The report's PDF (no cache)."""
-    return pdf.render_pdf("pdf/impact.html", **report_context(campaign, period, sponsor))
+    return html_to_tagged_pdf(render_template("pdf/impact.html", **report_context(campaign, period, sponsor)))
 
 
 def report_pdf(
@@ -211,7 +221,7 @@ def report_pdf(
     say("Adding up the figures")
     context = report_context(campaign, period, sponsor)
     say("Laying out the PDF")
-    document = pdf.render_pdf("pdf/impact.html", **context)
+    document = html_to_tagged_pdf(render_template("pdf/impact.html", **context))
     say("Saving a copy for next time")
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written beside its final name and renamed: a reader never sees half a file.

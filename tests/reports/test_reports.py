@@ -135,6 +135,8 @@ def test_a_sponsors_report_shows_the_databases_figures_its_own_match_and_nobody_
     (tmp_path / "fonts.pdf").write_bytes(document)
     fonts = subprocess.run(["pdffonts", str(tmp_path / "fonts.pdf")], capture_output=True, text=True, check=True).stdout
     assert "Pledgeline-Sans" in fonts and "DejaVu" not in fonts
+    info = subprocess.run(["pdfinfo", str(tmp_path / "fonts.pdf")], capture_output=True, text=True, check=True).stdout
+    assert "Tagged:          yes" in info  # headings, paragraphs and tables marked up for screen readers
 
     # The charts are drawn: the page with the bar chart has solid purple bars and real variety
     # where the chart sits; an empty stretch of margin has none.
@@ -178,7 +180,7 @@ def test_user_text_is_escaped_and_the_fetcher_refuses_what_it_names(seeded: Seed
     fetcher = pdf.StaticOnlyFetcher(app.static_folder or "app/static")
     html = render_template("pdf/impact.html", **reports.report_context(campaign, reports.default_period(campaign)))
     assert '<img src="file' not in html and "&lt;img src=&#34;file:///etc/passwd&#34;&gt; &amp; &lt;b&gt;" in html
-    document = pdf.html_to_pdf(html, fetcher=fetcher)
+    document = reports.html_to_tagged_pdf(html, fetcher=fetcher)
     text = pdf_text(document)
     assert '<img src="file:///etc/passwd"> & <b>bold</b>' in text  # shown as the characters typed
     assert "Read more: file:///etc/passwd" in text
@@ -188,7 +190,7 @@ def test_user_text_is_escaped_and_the_fetcher_refuses_what_it_names(seeded: Seed
 
     # Had any of it reached the markup, the fetcher would have refused every one.
     fetcher = pdf.StaticOnlyFetcher(app.static_folder or "app/static")
-    pdf.html_to_pdf(
+    reports.html_to_tagged_pdf(
         "".join(f'<img src="{url}"><link rel="stylesheet" href="{url}">' for url in hostile), fetcher=fetcher
     )
     assert set(hostile) <= set(fetcher.refused)
