@@ -186,9 +186,14 @@ def cache_key(campaign: Campaign, period: Period, sponsor: Organisation | None) 
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:40]
 
 
-def _cache_path(campaign: Campaign, key: str) -> Path:
+def _cache_path(campaign: Campaign, period: Period, sponsor: Organisation | None, key: str) -> Path:
+    """instance/reports/<campaign id>/<period>-<sponsor id or 0>-<key>.pdf: one live file per copy."""
     root = Path(current_app.config.get("REPORT_CACHE_DIR") or Path(current_app.instance_path) / "reports")
-    return root / str(campaign.id) / f"{key}.pdf"
+    return root / str(campaign.id) / f"{_copy_prefix(period, sponsor)}{key}.pdf"
+
+
+def _copy_prefix(period: Period, sponsor: Organisation | None) -> str:
+    return f"{period.slug}-{sponsor.id if sponsor is not None else 0}-"
 
 
 def html_to_tagged_pdf(html: str, *, fetcher: pdf.StaticOnlyFetcher | None = None) -> bytes:
@@ -215,9 +220,11 @@ def report_pdf(
     """The report, from the cache if this exact data has been rendered before: (pdf, was_cached)."""
     say = progress or (lambda step: None)
     say("Checking for a copy of this report")
-    path = _cache_path(campaign, cache_key(campaign, period, sponsor))
-    if path.is_file():
+    path = _cache_path(campaign, period, sponsor, cache_key(campaign, period, sponsor))
+    try:
         return path.read_bytes(), True
+    except FileNotFoundError:
+        pass
     say("Adding up the figures")
     context = report_context(campaign, period, sponsor)
     say("Laying out the PDF")
@@ -229,6 +236,10 @@ def report_pdf(
     with os.fdopen(handle, "wb") as file:
         file.write(document)
     os.replace(temporary, path)
+    # Older copies of the same report (data since changed) are never served again.
+    for stale in path.parent.glob(f"{_copy_prefix(period, sponsor)}*.pdf"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return document, False
 
 
