@@ -170,12 +170,12 @@ def seed(rng_seed: int = 2027) -> SeedResult:
     if db.session.scalar(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG)) is not None:
         return SeedResult(created=False)
     campaign = _campaign()
-    count = _pledges(campaign, organisations, random.Random(rng_seed))
+    count = _pledges(campaign, organisations, random.Random(rng_seed))  # noqa: S311 - demo data, not security
     # The sponsor matches councils' pledges pound for pound, up to £6,000, only if the campaign
     # succeeds: the kind of offer that persuades the last few councils to join.
     matching.create_offer(
         campaign, organisations[SPONSOR_NAME], "1", Money.parse("6000"), MatchEligibility.COUNCILS, True, None
-    )  # noqa: S311 - demo data, not security
+    )
     return SeedResult(created=True, pledges=count, councils=len(COUNCIL_PLEDGES))
 
 
