@@ -231,6 +231,21 @@ class Overview:
 _GROUP = (Pledge.pledger_kind, Pledge.frequency, Pledge.method, Pledge.status, Pledge.is_conditional)
 
 
+def read_one_snapshot() -> None:
+    """Make the rest of this (read-only) request read from one snapshot of the database.
+
+    The overview compares the campaign's stored totals with sums over the ledger; read at
+    PostgreSQL's READ COMMITTED, a pledge made between those reads would show as a difference
+    that is not there. So end the request's transaction so far (it has only read) and go on at
+    REPEATABLE READ, as `totals.verify` does. A SQLite read transaction is a snapshot already.
+    """
+    session = db.session()
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.commit()
+    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def overview(campaign: Campaign, today: date | None = None) -> Overview:
     """Every figure on the campaign's overview, from five aggregate queries over the ledger."""
     today = today or london_today()

@@ -22,6 +22,7 @@ def campaign_or_404(slug: str) -> Campaign:
 @bp.get("/campaigns/<slug>")
 @roles_required(Role.TREASURER, Role.ADMIN)
 def campaign_overview(slug: str) -> str:
+    dashboard.read_one_snapshot()
     campaign = campaign_or_404(slug)
     year = statements.parse_year(request.args.get("year"))
     view = dashboard.overview(campaign)

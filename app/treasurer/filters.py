@@ -85,6 +85,14 @@ def _choices(labels: Sequence[tuple[str, str]], any_label: str | None = None) ->
     return first + [SelectChoice(value, label) for value, label in labels]
 
 
+class ListField(SelectField):
+    """A select whose wrong value (from an edited address, say) gets a plain-English error."""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data not in {choice.value for choice in self.choices or ()}:  # type: ignore[union-attr]
+            raise ValidationError(f"Choose {self.label.text.lower()} from the list")
+
+
 def choice_label(field: SelectField, value: str) -> str:
     for choice in field.choices or ():  # type: ignore[union-attr]
         if choice.value == value:
@@ -104,13 +112,13 @@ class PledgeFilterForm(_GetForm):
         description="A reference like PL-000123, a name, an email address, a council or a purchase order number",
         validators=[Optional(), Length(max=200, message="Search for 200 characters or fewer")],
     )
-    status = SelectField(
+    status = ListField(
         "Status",
         widget=GovSelect(),
         choices=_choices([(s.value, s.label) for s in PledgeStatus], "Any status"),
         default=ANY,
     )
-    kind = SelectField(
+    kind = ListField(
         "Pledged by",
         widget=GovSelect(),
         choices=_choices(
@@ -123,7 +131,7 @@ class PledgeFilterForm(_GetForm):
         ),
         default=ANY,
     )
-    method = SelectField(
+    method = ListField(
         "Paying by",
         widget=GovSelect(),
         choices=_choices(
@@ -136,20 +144,20 @@ class PledgeFilterForm(_GetForm):
         ),
         default=ANY,
     )
-    frequency = SelectField(
+    frequency = ListField(
         "How often",
         widget=GovSelect(),
         choices=_choices([(f.value, f.label) for f in Frequency], "Any frequency"),
         default=ANY,
     )
-    conditional = SelectField(
+    conditional = ListField(
         "Conditional",
         widget=GovSelect(),
         choices=_choices([("yes", "Conditional only"), ("no", "Unconditional only")], "Either"),
         default=ANY,
     )
     overdue = BooleanField("Only pledges with an overdue invoice", widget=GovCheckboxInput())
-    sort = SelectField(
+    sort = ListField(
         "Sort by",
         widget=GovSelect(),
         choices=_choices(

@@ -3,6 +3,7 @@ statements by financial year."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -19,6 +20,17 @@ from app.treasurer.dashboard import campaign_or_404
 from app.treasurer.filters import PledgeFilterForm
 
 CURSOR_ARGS = ("after", "before")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def short_time(moment: datetime) -> tuple[str, str]:
+    """A moment as a short UK date and time for a crowded table: ("28 Nov 2026", "6:22pm")."""
+    local = moment.astimezone(dashboard.LONDON)
+    hour = local.hour % 12 or 12
+    return (
+        f"{local.day} {MONTHS[local.month - 1]} {local.year}",
+        f"{hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}",
+    )
 
 
 def _page_url(endpoint: str, cursor: str, position: dashboard.Cursor, **values: str) -> str:
@@ -56,6 +68,7 @@ def pledges(slug: str) -> str:
         table=table,
         elsewhere=elsewhere,
         filtered=bool(form.active()),
+        short_time=short_time,
         next_url=_page_url("treasurer.pledges", "after", page.next, slug=slug) if page.next else None,
         previous_url=_page_url("treasurer.pledges", "before", page.previous, slug=slug) if page.previous else None,
     )
