@@ -100,7 +100,12 @@ def record_refund(payment: Payment, amount: Money, *, actor: User | None = None)
 
 
 def record_bank_transfer(
-    pledge: Pledge, instalment: Instalment | None, amount: Money, *, received_on: date, reference: str,
+    pledge: Pledge,
+    instalment: Instalment | None,
+    amount: Money,
+    *,
+    received_on: date,
+    reference: str,
     actor: User | None = None,
 ) -> Payment:
     """A treasurer records money that arrived by bank transfer."""
