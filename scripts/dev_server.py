@@ -58,6 +58,12 @@ def main() -> None:
     from app import create_app
 
     app = create_app()
+    if not os.environ.get("STRIPE_SECRET_KEY"):
+        from app.services import demo
+
+        with app.app_context():
+            cards = demo.attach_test_cards()
+        print(f"Saved a test card at localstripe for {cards} card pledge(s), so they can be charged.")
     print(f"Pledgeline is running at http://127.0.0.1:{port}  (Ctrl+C to stop)")
     app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
 

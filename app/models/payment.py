@@ -40,6 +40,8 @@ class Payment(db.Model):  # type: ignore[name-defined,misc]
             postgresql_where=text(_OPEN_CARD_PAYMENT),
         ),
         Index("ix_payment_pledge", "pledge_id"),
+        # What has been paid against an instalment (invoice balances, overdue invoices).
+        Index("ix_payment_instalment_status", "instalment_id", "status"),
         Index("ix_payment_status_created", "status", "created_at"),
     )
 

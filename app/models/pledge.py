@@ -97,7 +97,9 @@ class Pledge(db.Model):  # type: ignore[name-defined,misc]
         ),
         CheckConstraint("frequency != 'one_off' OR instalment_count = 1", name="one_off_has_one_instalment"),
         Index("ix_pledge_campaign_status", "campaign_id", "status"),
-        Index("ix_pledge_campaign_created", "campaign_id", "created_at"),
+        # Keyset pages of a campaign's pledges: newest/oldest first, and largest/smallest first.
+        Index("ix_pledge_campaign_created", "campaign_id", "created_at", "id"),
+        Index("ix_pledge_campaign_commitment", "campaign_id", "commitment_pence", "id"),
         Index("ix_pledge_campaign_kind_status", "campaign_id", "pledger_kind", "status", "organisation_id"),
     )
 

@@ -222,6 +222,20 @@ def start_card_setup(
     return SetupSession(customer_id=customer_id, setup_intent_id=intent.id, client_secret=str(intent.client_secret))
 
 
+def save_test_card(setup_intent_id: str) -> str:
+    """Demo only: confirm a SetupIntent with Stripe's test Visa, as a pledger's browser would.
+
+    Refused unless we are talking to localstripe, so it can never touch a real account.
+    """
+    if not is_local():
+        raise GatewayError("Test cards can only be saved in the demo.")
+    try:
+        intent = _client().v1.setup_intents.confirm(setup_intent_id, params={"payment_method": "pm_card_visa"})
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    return str(intent.payment_method)
+
+
 def retrieve_setup(setup_intent_id: str) -> SavedCard:
     try:
         intent = _client().v1.setup_intents.retrieve(setup_intent_id)

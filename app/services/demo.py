@@ -25,6 +25,7 @@ from app.models import (
     Organisation,
     OrganisationKind,
     PaymentMethod,
+    Pledge,
     PledgerKind,
     PledgeStatus,
     Role,
@@ -335,3 +336,35 @@ def _pledges(campaign: Campaign, organisations: dict[str, Organisation], rng: ra
             payment.created_at = payment.succeeded_at = pledge.created_at  # type: ignore[assignment]
         made += 1
     return made
+
+
+def attach_test_cards() -> int:
+    """Demo only: give every live card pledge a saved test card at the local Stripe stand-in.
+
+    The seed writes pledges without talking to Stripe, and localstripe forgets everything when it
+    stops, so the demo server does this each time it starts; otherwise closing the demo campaign
+    successfully would find no card to charge. Refused (by the gateway) against real Stripe.
+    """
+    from app.payments import gateway
+
+    if not gateway.is_local():
+        return 0
+    ids = list(
+        db.session.scalars(
+            select(Pledge.id).where(
+                Pledge.method == PaymentMethod.CARD,
+                Pledge.status.in_([PledgeStatus.COMMITTED, PledgeStatus.ACTIVE]),
+            )
+        )
+    )
+    for pledge_id in ids:
+        pledge = db.session.get_one(Pledge, pledge_id)
+        setup = gateway.start_card_setup(
+            email=pledge.email, name=pledge.name, metadata={"pledge_id": str(pledge.id), "demo": "yes"}
+        )
+        payment_method = gateway.save_test_card(setup.setup_intent_id)
+        pledge.stripe_customer_id = setup.customer_id
+        pledge.stripe_setup_intent_id = setup.setup_intent_id
+        pledge.stripe_payment_method_id = payment_method
+        db.session.commit()
+    return len(ids)
