@@ -160,8 +160,8 @@ def _release_conditional(campaign_id: int, report: CloseReport) -> None:
     ids = _pledge_ids(campaign_id, Pledge.is_conditional.is_(True), Pledge.status.in_(LIVE_STATUSES))
     for pledge_id in ids:
         with write_transaction():
-            totals.lock_campaign(campaign_id)
-            pledge = db.session.get_one(Pledge, pledge_id, populate_existing=True)
+            # The pledge's row first, then (in change_status) the campaign's: the order every path takes.
+            pledge = db.session.get_one(Pledge, pledge_id, populate_existing=True, with_for_update=True)
             if pledge.status not in LIVE_STATUSES:  # another run released it first
                 db.session.rollback()
                 continue

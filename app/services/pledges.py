@@ -152,6 +152,7 @@ def change_status(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Move a pledge to a new status, updating the campaign totals and appending an event."""
+    totals.lock_pledge(pledge)  # decide on the status as committed, not as read earlier
     if to == pledge.status:
         return
     if to not in TRANSITIONS[pledge.status]:

@@ -109,10 +109,23 @@ def lock_campaign(campaign_id: int) -> None:
     )
 
 
+def lock_pledge(pledge: Pledge) -> None:
+    """Lock the pledge's row and read it afresh (after writing out our own pending changes).
+
+    Its status must be the one other transactions committed, not the one this session happened to
+    read earlier, or two changes to one pledge at once would both count (PostgreSQL; SQLite has
+    one writer at a time). Locks are always taken pledge first, then campaign.
+    """
+    if pledge.id is not None:
+        db.session.flush()
+        db.session.refresh(pledge, with_for_update=True)
+
+
 @contextmanager
 def tracking(pledge: Pledge) -> Iterator[None]:
     """Apply whatever the block changes about `pledge` (or its payments) to the campaign totals."""
     campaign_id = pledge.campaign_id if pledge.campaign_id is not None else pledge.campaign.id
+    lock_pledge(pledge)
     lock_campaign(campaign_id)
     before = contribution(pledge) if pledge.id is not None else Contribution()
     yield
