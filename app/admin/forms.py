@@ -9,14 +9,14 @@ from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from app.form_fields import NO_CONTROL_CHARACTERS
 from app.models import ImpactMetric, OutgoingCategory
 from app.money import Money, MoneyError
 from app.services import impact
 from app.treasurer.campaign_forms import DayMonthYearField as _DayMonthYearField
 
-NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", message="Remove the unusual characters")
 NO_CONTROL_IN_TEXT = NO_CONTROL_CHARACTERS  # the same: tabs and line breaks are allowed by both
 
 

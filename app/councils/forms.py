@@ -16,11 +16,11 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Regexp, ValidationError
 
+from app.form_fields import NO_CONTROL_CHARACTERS
 from app.models import Campaign, FundingModel, Organisation, Visibility
 from app.money import Money, MoneyError
 from app.services import invoices, pledges
 
-NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", message="Remove the unusual characters")
 # Names and addresses never need angle brackets; refusing them keeps markup out of invoices and emails.
 NO_MARKUP = Regexp(r"^[^<>]*$", message="Remove the < and > characters")
 MAX_ADDRESS = 500

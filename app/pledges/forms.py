@@ -15,11 +15,10 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
 
+from app.form_fields import NO_CONTROL_CHARACTERS
 from app.models import Campaign, Frequency, FundingModel, Visibility
 from app.money import Money, MoneyError
 from app.services import pledges
-
-NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", message="Remove the unusual characters")
 
 
 class PledgeForm(FlaskForm):

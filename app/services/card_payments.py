@@ -85,9 +85,9 @@ def record_saved_card(pledge: Pledge, setup_intent_id: str) -> Payment | None:
         raise CardFlowError("Your card has not been saved yet. Enter your card details and try again.")
     with write_transaction():
         db.session.refresh(pledge, with_for_update=True)
-        _use_card(pledge, saved.payment_method_id, saved.customer_id)
+        use_card(pledge, saved.payment_method_id, saved.customer_id)
         if pledge.status == PledgeStatus.PENDING and pledge.is_conditional:
-            _commit_conditional(pledge)
+            commit_conditional(pledge)
             email.commit_and_deliver()
             return None
         db.session.commit()
@@ -96,7 +96,7 @@ def record_saved_card(pledge: Pledge, setup_intent_id: str) -> Payment | None:
     return None
 
 
-def _use_card(pledge: Pledge, payment_method_id: str, customer_id: str | None) -> None:
+def use_card(pledge: Pledge, payment_method_id: str, customer_id: str | None) -> None:
     pledge.stripe_payment_method_id = payment_method_id
     if customer_id:
         pledge.stripe_customer_id = customer_id
@@ -106,7 +106,7 @@ def _use_card(pledge: Pledge, payment_method_id: str, customer_id: str | None) -
             instalment.status = InstalmentStatus.SCHEDULED
 
 
-def _commit_conditional(pledge: Pledge) -> None:
+def commit_conditional(pledge: Pledge) -> None:
     pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="Card saved; charged only if the campaign succeeds")
     email.queue(
         "pledge_confirmation",

@@ -163,9 +163,9 @@ def _setup_succeeded(obj: dict[str, Any]) -> tuple[str, str]:
     if pledge.stripe_payment_method_id and obj.get("id") != pledge.stripe_setup_intent_id:
         return "ignored", "A newer card has been saved for this pledge."
     customer = obj.get("customer")
-    card_payments._use_card(pledge, method, customer if isinstance(customer, str) else None)
+    card_payments.use_card(pledge, method, customer if isinstance(customer, str) else None)
     if pledge.status == PledgeStatus.PENDING and pledge.is_conditional:
-        card_payments._commit_conditional(pledge)
+        card_payments.commit_conditional(pledge)
     # An unconditional pledge is charged by the browser flow, or by `payments collect-due`.
     return "processed", "Card recorded."
 

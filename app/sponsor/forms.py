@@ -9,13 +9,12 @@ from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Regexp, ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 
+from app.form_fields import NO_CONTROL_CHARACTERS
 from app.models import Campaign, MatchEligibility, Organisation
 from app.money import Money, MoneyError
 from app.services import matching
-
-NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", message="Remove the unusual characters")
 
 
 class MatchOfferForm(FlaskForm):

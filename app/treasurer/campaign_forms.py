@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSubmitInput, GovTextArea
 from wtforms import DateField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, Regexp
+from wtforms.validators import InputRequired, Length
+
+from app.form_fields import NO_CONTROL_CHARACTERS
 
 LONDON = ZoneInfo("Europe/London")
-NO_CONTROL_CHARACTERS = Regexp(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$", message="Remove the unusual characters")
 
 
 class DayMonthYearField(DateField):
