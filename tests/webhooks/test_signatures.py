@@ -65,7 +65,7 @@ def test_live_event_sent_to_a_test_mode_site_is_refused(stripe: Stripe) -> None:
 
 
 def test_test_event_sent_to_a_live_site_is_refused(stripe: Stripe, app: Flask, monkeypatch) -> None:
-    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_live_pledgeline_webhook_tests")
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_live_not-a-real-key")
     payment = card_payment()
     before = database_state()
 
