@@ -11,24 +11,12 @@ from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from app.form_fields import NO_CONTROL_CHARACTERS
+from app.form_fields import NO_CONTROL_CHARACTERS, DayMonthYearField
 from app.models import ImpactMetric, OutgoingCategory
 from app.money import Money, MoneyError
 from app.services import impact
-from app.treasurer.campaign_forms import DayMonthYearField as _DayMonthYearField
 
 NO_CONTROL_IN_TEXT = NO_CONTROL_CHARACTERS  # the same: tabs and line breaks are allowed by both
-
-
-class DayMonthYearField(_DayMonthYearField):
-    """The GOV.UK date field, tolerating a form posted without its three boxes (the widget
-    unpacks exactly three values when it shows the error)."""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if len(valuelist) != 3:
-            self.raw_data = ["", "", ""]
-            raise ValueError(self.message)
-        super().process_formdata(valuelist)
 
 
 class ImpactEntryForm(FlaskForm):

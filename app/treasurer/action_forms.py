@@ -13,8 +13,8 @@ from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovDateInput, G
 from wtforms import BooleanField, HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
+from app.form_fields import NO_CONTROL_CHARACTERS, DayMonthYearField
 from app.money import Money, MoneyError
-from app.treasurer.campaign_forms import NO_CONTROL_CHARACTERS, DayMonthYearField
 
 TOKEN = Regexp(r"^[A-Za-z0-9_-]{16,64}$", message="This form has expired. Open the page again and start over.")
 AMOUNT_LENGTH = 20
@@ -69,21 +69,6 @@ class AmountField(StringField):
             raise ValidationError("Enter an amount greater than zero")
 
 
-class DateReceivedField(DayMonthYearField):
-    """Day, month and year boxes that survive a form posted without them.
-
-    The GOV.UK date widget unpacks exactly three raw values, so a request that leaves the boxes
-    out entirely (or sends extra ones) must not reach it as anything else.
-    """
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if len(valuelist) != 3:
-            self.raw_data = [*valuelist[:3], *[""] * (3 - len(valuelist[:3]))]
-            self.data = None
-            raise ValueError(self.message)
-        super().process_formdata(valuelist)
-
-
 def _amount(label: str, missing: str) -> AmountField:
     return AmountField(
         label,
@@ -125,7 +110,7 @@ class SendForm(ActionForm):
 
 class BankTransferForm(ActionForm):
     amount = _amount("How much arrived?", "Enter how much arrived")
-    received_on = DateReceivedField(
+    received_on = DayMonthYearField(
         "When did it arrive?",
         message="Enter the date it arrived as a real date, like 27 3 2027",
         widget=GovDateInput(),

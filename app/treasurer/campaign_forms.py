@@ -5,30 +5,12 @@ from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovDateInput, GovSubmitInput, GovTextArea
-from wtforms import DateField, SubmitField, TextAreaField
+from wtforms import SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from app.form_fields import NO_CONTROL_CHARACTERS
+from app.form_fields import NO_CONTROL_CHARACTERS, DayMonthYearField
 
 LONDON = ZoneInfo("Europe/London")
-
-
-class DayMonthYearField(DateField):
-    """A date typed as day, month and year boxes (GOV.UK date input), with a plain-English error."""
-
-    def __init__(self, *args: object, message: str, **kwargs: object) -> None:
-        super().__init__(*args, format="%d %m %Y", **kwargs)  # type: ignore[arg-type]
-        self.message = message
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        if len(valuelist) != 3:
-            # The three boxes did not all arrive: show three (empty) boxes again, with the error.
-            self.raw_data = [*valuelist, "", "", ""][:3]
-            raise ValueError(self.message)
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as error:
-            raise ValueError(self.message) from error
 
 
 class CloseEarlyForm(FlaskForm):
