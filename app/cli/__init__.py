@@ -8,10 +8,11 @@ from datetime import datetime
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Organisation, Role
-from app.services import accounts, card_payments, demo, email, lifecycle, totals
+from app.models import Campaign, Organisation, Role
+from app.services import accounts, card_payments, demo, email, lifecycle, rollups, totals
 
 users = AppGroup("users", help="Manage user accounts.")
 totals_group = AppGroup("totals", help="Check campaign totals against the ledger.")
@@ -55,6 +56,21 @@ def verify_totals() -> None:
         click.echo(f"{d.campaign_slug}: {d.field} is {d.stored} but the ledger says {d.ledger}", err=True)
     click.echo(f"{len(differences)} difference(s) found.", err=True)
     sys.exit(1)
+
+
+@totals_group.command("rebuild")
+def rebuild_totals() -> None:
+    """Recompute every campaign's roll-ups (sums by day and by kind of pledge) from the ledger.
+
+    Needed once after upgrading a database that already held pledges, or after loading pledges
+    without the services. Each campaign is rebuilt under its lock, in one transaction.
+    """
+    ids = list(db.session.scalars(select(Campaign.id).order_by(Campaign.id)))
+    for campaign_id in ids:
+        totals.lock_campaign(campaign_id)
+        rollups.rebuild([campaign_id])
+        db.session.commit()
+    click.echo(f"Rebuilt the roll-ups of {len(ids)} campaign(s).")
 
 
 @payments_group.command("collect-due")

@@ -31,6 +31,7 @@ from app.models.reconciliation import (
     Resolution,
     RunStatus,
 )
+from app.models.rollup import CampaignDay, CampaignGroup
 from app.models.stripe_event import StripeEvent
 from app.models.types import utcnow
 from app.models.user import Role, User
@@ -41,6 +42,8 @@ __all__ = [
     "TRANSITIONS",
     "AuditEntry",
     "Campaign",
+    "CampaignDay",
+    "CampaignGroup",
     "CampaignStatus",
     "CampaignUpdate",
     "CouncilType",

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -119,6 +120,8 @@ class Pledge(db.Model):  # type: ignore[name-defined,misc]
     is_conditional: Mapped[bool] = mapped_column(default=False)
     visibility: Mapped[Visibility] = mapped_column(enum_column(Visibility, "pledge_visibility"))
     show_on_wall: Mapped[bool] = mapped_column(default=True)
+    # The pledger agreed to be emailed the campaign's updates (receipts and reminders go regardless).
+    wants_updates: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     message: Mapped[str | None] = mapped_column(String(500))
     po_number: Mapped[str | None] = mapped_column(String(64))
     # Councils: who receives the invoice, and where.

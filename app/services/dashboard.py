@@ -1,9 +1,11 @@
 """The treasurer's read side: a campaign's figures, its charts' data, the pledge table and the audit log.
 
-Every figure is worked out from the ledger (pledges, payments, invoices, match offers) with
-aggregate SQL — a handful of GROUP BY queries per page, each returning at most a few hundred
-rows however many pledges there are — never by loading pledges into Python. The stored totals
-on the campaign row are compared with them, so a treasurer sees at once if the two ever differ.
+The overview and the charts read the campaign's roll-ups (`services.rollups`: sums by kind of
+pledge and status, and by UK day, kept in step with the totals in the same transaction as every
+change), plus a few aggregate queries over invoices and councils' pledges, so their cost does
+not grow with the number of pledges. The stored totals on the campaign row are compared with
+the roll-ups, so a treasurer sees at once if the two ever differ; `flask totals verify` checks
+both against the ledger itself.
 
 The definitions, as the overview page states them:
 
@@ -29,11 +31,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Select,
     and_,
-    case,
     distinct,
     false,
     func,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -65,7 +65,7 @@ from app.models import (
     parse_reference,
     utcnow,
 )
-from app.services import campaigns, charts, schedule, totals
+from app.services import campaigns, charts, rollups, schedule, totals
 
 LONDON = ZoneInfo("Europe/London")
 PAGE_SIZE = 50
@@ -89,24 +89,6 @@ def london_today(now: datetime | None = None) -> date:
 def london_midnight(day: date) -> datetime:
     """The moment (in UTC) a day begins in the UK, for comparing with stored UTC times."""
     return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
-
-
-def _hour_bucket(column: Any) -> ColumnElement[Any]:
-    """The UTC hour a stored time falls in, as SQL text "YYYY-MM-DD HH".
-
-    The UK is always a whole number of hours from UTC, so grouping by UTC hour in SQL and then
-    turning each hour into its UK date in Python puts every row on the right UK day, on both
-    databases, with at most 24 groups a day. (The formats are inlined, not bound, so that the
-    SELECT and GROUP BY expressions are the same text on PostgreSQL.)
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.to_char(column, literal_column("'YYYY-MM-DD HH24'"))
-    return func.strftime(literal_column("'%Y-%m-%d %H'"), column)
-
-
-def _bucket_day(bucket: str) -> date:
-    moment = datetime.strptime(bucket, "%Y-%m-%d %H").replace(tzinfo=UTC)
-    return moment.astimezone(LONDON).date()
 
 
 # --- Definitions shared with the pledge table --------------------------------------------------
@@ -228,9 +210,6 @@ class Overview:
         return self.raised_pence * 100 // self.target_pence if self.target_pence else 0
 
 
-_GROUP = (Pledge.pledger_kind, Pledge.frequency, Pledge.method, Pledge.status, Pledge.is_conditional)
-
-
 def read_one_snapshot() -> None:
     """Make the rest of this (read-only) request read from one snapshot of the database.
 
@@ -247,25 +226,9 @@ def read_one_snapshot() -> None:
 
 
 def overview(campaign: Campaign, today: date | None = None) -> Overview:
-    """Every figure on the campaign's overview, from five aggregate queries over the ledger."""
+    """Every figure on the campaign's overview, from its roll-ups and four small aggregate queries."""
     today = today or london_today()
-    pledge_groups = db.session.execute(
-        select(*_GROUP, func.count(), func.sum(Pledge.commitment_pence))
-        .where(Pledge.campaign_id == campaign.id)
-        .group_by(*_GROUP)
-    ).all()
-    payment_groups = db.session.execute(
-        select(
-            *_GROUP,
-            func.count(),
-            func.sum(Payment.amount_pence - Payment.refunded_pence),
-            func.sum(Payment.refunded_pence),
-            func.sum(Payment.fee_pence),
-        )
-        .join(Pledge, Payment.pledge_id == Pledge.id)
-        .where(Pledge.campaign_id == campaign.id, Payment.status == PaymentStatus.SUCCEEDED)
-        .group_by(*_GROUP)
-    ).all()
+    grouped = rollups.groups(campaign.id)
     council_count = int(
         db.session.scalar(
             select(func.count(distinct(Pledge.organisation_id))).where(
@@ -296,22 +259,14 @@ def overview(campaign: Campaign, today: date | None = None) -> Overview:
         )
     ).all()
 
-    # The grouped rows are few; fold them into each breakdown.
-    def key_of(row: Any) -> tuple[PledgerKind, Frequency, PaymentMethod, PledgeStatus, bool]:
-        return (
-            PledgerKind(row[0]),
-            Frequency(row[1]),
-            PaymentMethod(row[2]),
-            PledgeStatus(row[3]),
-            bool(row[4]),
-        )
-
+    # The grouped rows are few (one per kind, frequency, method, status and condition in use).
     pledged_by: dict[tuple[Any, ...], list[int]] = {}  # group -> [count, commitment]
-    for row in pledge_groups:
-        pledged_by[key_of(row)] = [int(row[5]), int(row[6] or 0)]
     paid_by: dict[tuple[Any, ...], list[int]] = {}  # group -> [payments, net, refunded, fees]
-    for paid in payment_groups:
-        paid_by[key_of(paid)] = [int(paid[5]), int(paid[6] or 0), int(paid[7] or 0), int(paid[8] or 0)]
+    for key, sums in grouped.items():
+        if sums["pledge_count"] or sums["commitment_pence"]:
+            pledged_by[key] = [sums["pledge_count"], sums["commitment_pence"]]
+        if sums["payment_count"] or sums["net_pence"] or sums["refunded_pence"] or sums["fee_pence"]:
+            paid_by[key] = [sums["payment_count"], sums["net_pence"], sums["refunded_pence"], sums["fee_pence"]]
 
     def contribution(group: tuple[Any, ...]) -> tuple[int, int, int]:
         """(live count, pledged, collected) for one group, by the totals' contribution rule."""
@@ -461,38 +416,12 @@ class ChartData:
 
 
 def chart_data(campaign: Campaign) -> ChartData:
-    live_by_hour = db.session.execute(
-        select(_hour_bucket(Pledge.created_at), func.sum(Pledge.commitment_pence))
-        .where(Pledge.campaign_id == campaign.id, Pledge.status.in_(LIVE_STATUSES))
-        .group_by(_hour_bucket(Pledge.created_at))
-    ).all()
-    net = Payment.amount_pence - Payment.refunded_pence
-    # Cancelled pledges count what they paid (the totals' rule), on the day the pledge was made.
-    cancelled_by_hour = db.session.execute(
-        select(_hour_bucket(Pledge.created_at), func.sum(net))
-        .join(Pledge, Payment.pledge_id == Pledge.id)
-        .where(
-            Pledge.campaign_id == campaign.id,
-            Pledge.status == PledgeStatus.CANCELLED,
-            Payment.status == PaymentStatus.SUCCEEDED,
-        )
-        .group_by(_hour_bucket(Pledge.created_at))
-    ).all()
-    # A bank transfer is dated the day it was received; a card payment the moment it succeeded.
-    moment = func.coalesce(Payment.succeeded_at, Payment.created_at)
-    card_hour = case((Payment.received_on.is_(None), _hour_bucket(moment)))
-    collected_rows = db.session.execute(
-        select(Payment.received_on, card_hour, func.sum(net))
-        .join(Pledge, Payment.pledge_id == Pledge.id)
-        .where(Pledge.campaign_id == campaign.id, Payment.status == PaymentStatus.SUCCEEDED)
-        .group_by(Payment.received_on, card_hour)
-    ).all()
-    pledged = [(_bucket_day(bucket), int(total or 0)) for bucket, total in [*live_by_hour, *cancelled_by_hour]]
-    collected = []
-    for received_on, bucket, total in collected_rows:
-        day = received_on if received_on is not None else _bucket_day(bucket)
-        collected.append((day, int(total or 0)))
-    return ChartData(pledged=pledged, collected=collected)
+    """From the campaign's daily roll-up: one row per day with any money, however many pledges."""
+    by_day = sorted(rollups.days(campaign.id).items())
+    return ChartData(
+        pledged=[(day, sums["pledged_pence"]) for day, sums in by_day if sums["pledged_pence"]],
+        collected=[(day, sums["collected_pence"]) for day, sums in by_day if sums["collected_pence"]],
+    )
 
 
 @dataclass(frozen=True)

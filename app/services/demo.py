@@ -34,7 +34,7 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import accounts, matching, payments, pledges
+from app.services import accounts, matching, payments, pledges, rollups, totals
 
 CAMPAIGN_SLUG = "pipeline-community-manager-2027-28"
 
@@ -168,7 +168,12 @@ def seed(rng_seed: int = 2027) -> SeedResult:
         raise DemoRefused("The demo data and its known passwords are never loaded in production.")
     organisations = _organisations()
     _accounts(organisations)
-    if db.session.scalar(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG)) is not None:
+    existing = db.session.scalar(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG))
+    if existing is not None:
+        # A demo database from before the roll-ups existed: fill them in from its ledger.
+        if rollups.differences(existing.id):
+            totals.lock_campaign(existing.id)
+            rollups.rebuild([existing.id])
         return SeedResult(created=False)
     campaign = _campaign()
     count = _pledges(campaign, organisations, random.Random(rng_seed))  # noqa: S311 - demo data, not security

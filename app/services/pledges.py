@@ -28,7 +28,7 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import schedule, totals
+from app.services import rollups, schedule, totals
 
 MIN_PLEDGE = Money(100)  # £1: smaller amounts cost more in card fees than they give
 MAX_PLEDGE = Money(100_000_00)  # £100,000 per instalment; larger gifts are arranged directly
@@ -128,6 +128,9 @@ def create_pledge(
         pledge.instalments.append(
             Instalment(sequence=sequence, due_on=due_on, amount_pence=pledge.amount_pence, currency=pledge.currency)
         )
+    # The campaign's lock first: the new pledge is counted in its roll-ups, which every change to
+    # the campaign's pledges updates under that lock (taking it later could deadlock).
+    totals.lock_campaign(campaign.id)
     try:
         with db.session.begin_nested():
             db.session.add(pledge)
@@ -139,6 +142,7 @@ def create_pledge(
             if existing is not None:
                 return existing
         raise
+    rollups.add_new(pledge)
     _append_event(pledge, None, PledgeStatus.PENDING, "Pledge started", actor)
     return pledge
 

@@ -46,6 +46,7 @@ from app.models import (
     PledgerKind,
     PledgeStatus,
 )
+from app.services import rollups
 
 TOTAL_FIELDS = (
     "pledged_pence",
@@ -72,27 +73,6 @@ class Contribution:
     @property
     def is_zero(self) -> bool:
         return not (self.pledged_pence or self.collected_pence or self.counted)
-
-
-def _collected_for(pledge: Pledge) -> int:
-    if pledge.id is None:
-        return 0
-    amount = db.session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_pence - Payment.refunded_pence), 0)).where(
-            Payment.pledge_id == pledge.id, Payment.status == PaymentStatus.SUCCEEDED
-        )
-    )
-    return int(amount or 0)
-
-
-def contribution(pledge: Pledge) -> Contribution:
-    """A live pledge counts its whole commitment; a cancelled one what it actually paid."""
-    collected = _collected_for(pledge)
-    if pledge.status in LIVE_STATUSES:
-        return Contribution(pledge.commitment_pence, collected, 1)
-    if pledge.status == PledgeStatus.CANCELLED:
-        return Contribution(collected, collected, 0)
-    return Contribution(0, collected, 0)
 
 
 def lock_campaign(campaign_id: int) -> None:
@@ -123,15 +103,23 @@ def lock_pledge(pledge: Pledge) -> None:
 
 @contextmanager
 def tracking(pledge: Pledge) -> Iterator[None]:
-    """Apply whatever the block changes about `pledge` (or its payments) to the campaign totals."""
+    """Apply whatever the block changes about `pledge` (or its payments) to the campaign totals and
+    its roll-ups (`services.rollups`)."""
     campaign_id = pledge.campaign_id if pledge.campaign_id is not None else pledge.campaign.id
     lock_pledge(pledge)
     lock_campaign(campaign_id)
-    before = contribution(pledge) if pledge.id is not None else Contribution()
+    before = rollups.share(pledge) if pledge.id is not None else None
     yield
     db.session.flush()
-    after = contribution(pledge)
-    apply(campaign_id, before, after, kind=pledge.pledger_kind)
+    after = rollups.share(pledge)
+    apply(campaign_id, _contribution(before), _contribution(after), kind=pledge.pledger_kind)
+    rollups.apply(campaign_id, before, after)
+
+
+def _contribution(measured: rollups.Share | None) -> Contribution:
+    if measured is None:
+        return Contribution()
+    return Contribution(measured.pledged_pence, measured.net_pence, measured.counted)
 
 
 def apply(campaign_id: int, before: Contribution, after: Contribution, *, kind: PledgerKind) -> None:
@@ -312,7 +300,8 @@ class Difference:
 
 
 def verify() -> list[Difference]:
-    """Compare every campaign's stored totals with the ledger; an empty list means they agree.
+    """Compare every campaign's stored totals and roll-ups with the ledger; an empty list means
+    they agree.
 
     Run on its own (as `flask totals verify` is), it reads the campaigns and the whole ledger from
     one snapshot: REPEATABLE READ on PostgreSQL (a SQLite read transaction is one already). At
@@ -335,6 +324,10 @@ def verify() -> list[Difference]:
             for field in TOTAL_FIELDS:
                 if expected[field] != actual[field]:
                     differences.append(Difference(campaign.slug, field, actual[field], expected[field]))
+            differences.extend(
+                Difference(campaign.slug, f"{d.table} {d.key} {d.field}", d.stored, d.ledger)
+                for d in rollups.differences(campaign.id)
+            )
         return differences
     finally:
         if own_transaction:
