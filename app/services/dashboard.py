@@ -32,6 +32,7 @@ from sqlalchemy import (
     Select,
     and_,
     distinct,
+    exists,
     false,
     func,
     or_,
@@ -239,11 +240,12 @@ def overview(campaign: Campaign, today: date | None = None) -> Overview:
         )
         or 0
     )
+    # Driven from the invoices (a few per council pledge), each checked against its pledge by
+    # primary key, so the many card pledges of a campaign are never read.
     numbered = and_(
-        Invoice.pledge_id == Pledge.id,
-        Pledge.campaign_id == campaign.id,
         Invoice.kind == InvoiceKind.INVOICE,
         Invoice.status != InvoiceStatus.VOID,
+        exists().where(Pledge.id == Invoice.pledge_id, Pledge.campaign_id == campaign.id),
     )
     invoiced_count, invoiced_pence = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Invoice.amount_pence), 0)).where(numbered)
