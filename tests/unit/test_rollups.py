@@ -12,8 +12,15 @@ from sqlalchemy import event, text, update
 from app.extensions import db
 from app.models import CampaignDay, Frequency, Payment, PaymentMethod, PledgerKind, PledgeStatus
 from app.money import Money
-from app.services import dashboard, payments, pledges, rollups, totals
-from tests.factories import CampaignFactory, insert_pledges, make_pledge
+from app.services import dashboard, payments, pledges, reports, rollups, totals
+from tests.factories import (
+    CampaignFactory,
+    OrganisationFactory,
+    SponsorFactory,
+    insert_pledges,
+    make_offer,
+    make_pledge,
+)
 
 MONTHLY_CARD = (PledgerKind.INDIVIDUAL, Frequency.MONTHLY, PaymentMethod.CARD)
 
@@ -155,10 +162,14 @@ def _work(read: Callable[[], object]) -> int:
     return total
 
 
-def test_the_overview_and_charts_do_the_same_work_for_ten_times_the_pledges() -> None:
+def test_the_overview_charts_and_report_do_the_same_work_for_ten_times_the_pledges() -> None:
     campaign = CampaignFactory()
-    make_pledge(campaign, pounds="30", kind=PledgerKind.COUNCIL, paid_instalments=1)
+    council = OrganisationFactory()
+    make_pledge(campaign, pounds="30", kind=PledgerKind.COUNCIL, organisation=council, paid_instalments=1)
     make_pledge(campaign, pounds="10", paid_instalments=1)
+    sponsor = SponsorFactory()
+    make_offer(campaign, sponsor, ratio="1", cap="1000")
+    period = reports.default_period(campaign)
 
     def grow(count: int) -> None:
         insert_pledges(campaign, ({"name": f"Bulk {n}"} for n in range(count)))
@@ -176,13 +187,18 @@ def test_the_overview_and_charts_do_the_same_work_for_ten_times_the_pledges() ->
     def from_the_ledger() -> None:
         rollups.from_ledger(campaign.id)
 
+    def report_figures() -> None:
+        reports.report_context(campaign, period, sponsor)
+
     grow(400)
-    small = _work(overview_and_charts), _work(from_the_ledger)
+    small = _work(overview_and_charts), _work(from_the_ledger), _work(report_figures)
     grow(3_600)
-    large = _work(overview_and_charts), _work(from_the_ledger)
+    large = _work(overview_and_charts), _work(from_the_ledger), _work(report_figures)
     assert dashboard.overview(campaign).pledge_count == 4_002
 
     # The measure can see growth: recomputing from the ledger reads every pledge.
     assert large[1] > 5 * small[1], (small, large)
     # The overview and its charts read the roll-ups: the same work at 402 and 4,002 pledges.
     assert large[0] <= small[0] * 1.05, (small, large)
+    # So does everything the impact report shows (a sponsor's copy, with its match figures).
+    assert large[2] <= small[2] * 1.05, (small, large)
