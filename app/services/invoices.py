@@ -96,6 +96,7 @@ class CouncilPledgeRequest:
     visibility: Visibility = Visibility.PUBLIC
     show_on_wall: bool = True
     submission_token: str | None = None
+    wants_updates: bool = False  # the contact agreed to be emailed the campaign's news
 
 
 def first_due_date(campaign: Campaign, conditional: bool, today: date | None = None) -> date:
@@ -143,6 +144,7 @@ def create_council_pledge(campaign: Campaign, request: CouncilPledgeRequest) -> 
             user=request.user,
             show_on_wall=request.show_on_wall,
             submission_token=request.submission_token,
+            wants_updates=request.wants_updates,
         ),
         first_due=first_due_date(campaign, request.conditional),
         actor=request.user,
@@ -500,6 +502,11 @@ def record_bank_transfer(
         raise InvoiceError("The bank reference must be 140 characters or fewer.")
     if received_on > datetime.now(LONDON).date():
         raise InvoiceError("The date received cannot be in the future.")
+    # Locks in the order every other change takes them: the pledge, then its invoice (a treasurer
+    # cancelling the pledge at the same moment holds the pledge and then voids its invoices;
+    # taking the invoice first here could deadlock with that on PostgreSQL).
+    if invoice.pledge_id is not None:
+        db.session.execute(select(Pledge.id).where(Pledge.id == invoice.pledge_id).with_for_update())
     db.session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
     db.session.refresh(invoice)
     if invoice.kind != InvoiceKind.INVOICE:
