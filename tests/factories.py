@@ -113,6 +113,7 @@ def make_pledge(
     message: str | None = None,
     paid_instalments: int = 0,
     show_on_wall: bool = True,
+    wants_updates: bool = False,
 ) -> Pledge:
     """A pledge made and moved through the real services, committed to the database."""
     if kind == PledgerKind.COUNCIL and organisation is None:
@@ -133,6 +134,7 @@ def make_pledge(
             organisation=organisation,
             show_on_wall=show_on_wall,
             submission_token=f"test-{next(_tokens)}",
+            wants_updates=wants_updates,
         ),
     )
     if status != PledgeStatus.PENDING:
@@ -181,6 +183,7 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
         "payment_id": str(payment.id),
         "pledge_token": links.pledge_token(pledge.id),
         "my_pledges_token": links.my_pledges_token(pledge.email),
+        "stop_updates_token": links.stop_updates_token(campaign.id, pledge.email),
     }
     samples.update(council_pledge_samples(campaign, users["council_contact"], council))
     return users, samples

@@ -1,7 +1,7 @@
 """Recording a campaign's impact, outgoings and updates.
 
 Admins and treasurers record impact figures, stories and outgoings; only admins publish updates
-and email them to pledgers. Views are thin: validate, call `services.impact`, redirect.
+and email them to the pledgers who agreed to hear. Views are thin: validate, call `services.impact`, redirect.
 """
 
 from __future__ import annotations
@@ -170,18 +170,23 @@ def email_update(update_id: int) -> Response | str:
         abort(404)
     form = ConfirmForm()
     if form.validate_on_submit():
-        sent = impact.email_update(update, current_user)
+        try:
+            sent = impact.email_update(update, current_user)
+        except impact.ImpactError as error:
+            db.session.rollback()
+            flash(f"{error}. Nothing was sent.", "info")
+            return redirect(url_for("admin.email_update", update_id=update.id))
         if sent is None:
             db.session.rollback()
             flash("This update has already been emailed to pledgers; nothing more was sent.", "success")
         else:
             email.commit_and_deliver()
-            flash(f"Emailed “{update.title}” to {sent:,} pledgers.", "success")
+            flash(f"Emailed “{update.title}” to {sent:,} pledgers who asked for updates.", "success")
         return redirect(url_for("admin.impact_index", slug=update.campaign.slug))
     return render_template(
         "admin/email_update.html",
         update=update,
         form=form,
         emailing=impact.emailing_of(update),
-        recipients=len(impact.update_recipients(update.campaign)),
+        audience=impact.update_audience(update.campaign),
     )

@@ -135,6 +135,10 @@ class CouncilPledgeForm(FlaskForm):
     hide_from_wall = BooleanField(
         "Do not show our council on the wall of supporting councils", widget=GovCheckboxInput()
     )
+    wants_updates = BooleanField(
+        "Email me the campaign’s news and updates (about once a month)",
+        widget=GovCheckboxInput(),
+    )
     submission_token = HiddenField()
     submit = SubmitField("Pledge and get the invoice", widget=GovSubmitInput())
 

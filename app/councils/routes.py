@@ -102,6 +102,7 @@ def new(slug: str):
                 visibility=Visibility(form.visibility.data),
                 show_on_wall=not form.hide_from_wall.data,
                 submission_token=form.submission_token.data,
+                wants_updates=bool(form.wants_updates.data),
             ),
         )
     except (pledges.PledgeError, invoices.InvoiceError) as error:

@@ -13,7 +13,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional, Regexp, ValidationError
 
 from app.form_fields import NO_CONTROL_CHARACTERS
 from app.models import Campaign, Frequency, FundingModel, Visibility
@@ -102,6 +102,12 @@ class PledgeForm(FlaskForm):
             NO_CONTROL_CHARACTERS,
         ],
     )
+    wants_updates = BooleanField(
+        "Email me the campaign’s news and updates (about once a month)",
+        widget=GovCheckboxInput(),
+        description="Receipts and reminders about your pledge are sent whatever you choose. "
+        "Every update email has a link to stop them.",
+    )
     consent = BooleanField(
         "I agree that LocalGov Digital may charge my card as described above. "
         "I can cancel future payments at any time.",
@@ -162,6 +168,16 @@ class ActionForm(FlaskForm):
     """A bare form for a button that changes something (CSRF-protected)."""
 
     submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class UpdatesChoiceForm(FlaskForm):
+    """A button that stops (or restarts) a campaign's update emails to one address."""
+
+    wants_updates = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
+
+    @property
+    def wants(self) -> bool:
+        return self.wants_updates.data == "yes"
 
 
 class MyPledgesLinkForm(FlaskForm):

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db, limiter
-from app.models import Payment, PaymentMethod, PaymentStatus, Pledge, PledgerKind, Visibility
+from app.models import LIVE_STATUSES, Campaign, Payment, PaymentMethod, PaymentStatus, Pledge, PledgerKind, Visibility
 from app.payments import gateway
 from app.pledges import bp
-from app.pledges.forms import ActionForm, ConfirmCardForm, MyPledgesLinkForm, PledgeForm
+from app.pledges.forms import ActionForm, ConfirmCardForm, MyPledgesLinkForm, PledgeForm, UpdatesChoiceForm
 from app.security import public
 from app.services import campaigns, card_payments, email, links, pledges
 
@@ -64,6 +64,7 @@ def new(slug: str):
             message=(form.message.data or "").strip() or None,
             user=current_user if current_user.is_authenticated else None,
             submission_token=form.submission_token.data,
+            wants_updates=bool(form.wants_updates.data),
         )
         try:
             pledge = pledges.create_pledge(campaign, request_data)
@@ -227,6 +228,8 @@ def my_pledges(token: str):
         token=token,
         pledge_token=links.pledge_token,
         form=ActionForm(),
+        updates_form=UpdatesChoiceForm(),
+        hears_updates=_hears_updates(address, {p.campaign_id for p in rows if p.is_live}),
     )
 
 
@@ -252,3 +255,77 @@ def cancel(token: str, pledge_id: int):
     return render_template(
         "pledges/cancel.html", pledge=pledge, form=form, token=token, schedule=card_payments.describe_schedule(pledge)
     )
+
+
+# --- Update emails: only for those who agreed, and stopped with one link ---------------------------
+
+
+def _hears_updates(address: str, campaign_ids: set[int]) -> dict[int, bool]:
+    """For each campaign, whether this address gets its update emails (any of its pledges said yes)."""
+    if not campaign_ids:
+        return {}
+    yes = set(
+        db.session.scalars(
+            select(Pledge.campaign_id)
+            .where(Pledge.email == address, Pledge.campaign_id.in_(campaign_ids), Pledge.wants_updates.is_(True))
+            .distinct()
+        )
+    )
+    return {campaign_id: campaign_id in yes for campaign_id in campaign_ids}
+
+
+def _choose_updates(campaign: Campaign, address: str, wants: bool) -> None:
+    pledges.set_wants_updates(campaign, address, wants)
+    db.session.commit()
+    if wants:
+        flash(f"We will email you {campaign.title}’s news and updates at {address}.", "success")
+    else:
+        flash(f"You will not get any more update emails about {campaign.title} at {address}.", "success")
+
+
+@bp.route("/stop-updates/<token>", methods=["GET", "POST"])
+@public
+def stop_updates(token: str):
+    """The link in every update email: a page to stop them (and to undo that), no account needed."""
+    found = links.stop_updates_from(token)
+    campaign = db.session.get(Campaign, found[0]) if found is not None else None
+    if found is None or campaign is None:
+        abort(404)
+    address = found[1]
+    form = UpdatesChoiceForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        _choose_updates(campaign, address, form.wants)
+        return redirect(url_for("pledges.stop_updates", token=token))
+    return render_template(
+        "pledges/stop_updates.html",
+        campaign=campaign,
+        address=address,
+        form=form,
+        token=token,
+        hears=_hears_updates(address, {campaign.id})[campaign.id],
+        has_live_pledge=db.session.scalar(
+            select(Pledge.id)
+            .where(Pledge.campaign_id == campaign.id, Pledge.email == address, Pledge.status.in_(LIVE_STATUSES))
+            .limit(1)
+        )
+        is not None,
+    )
+
+
+@bp.post("/my-pledges/<token>/campaigns/<slug>/updates")
+@public
+def choose_updates(token: str, slug: str):
+    """Start or stop a campaign's update emails from the pledger's own page."""
+    address = _my_pledges_email(token)
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None or not db.session.scalar(
+        select(Pledge.id).where(Pledge.campaign_id == campaign.id, Pledge.email == address).limit(1)
+    ):
+        abort(404)
+    form = UpdatesChoiceForm()
+    if not form.validate_on_submit():
+        abort(400)
+    _choose_updates(campaign, address, form.wants)
+    return redirect(url_for("pledges.my_pledges", token=token) + "#campaign-news")

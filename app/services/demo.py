@@ -294,6 +294,8 @@ def _pledges(campaign: Campaign, organisations: dict[str, Organisation], rng: ra
                 show_on_wall=on_wall,
                 po_number=f"PO-{rng.randint(100000, 999999)}",
                 submission_token=f"demo-council-{index}",
+                # Most council teams ask for the news (not from rng: the rest of the demo stays as it was).
+                wants_updates=index % 3 != 2,
             ),
         )
         pledge.created_at = start + timedelta(hours=rng.randint(1, 19 * 24))
@@ -326,6 +328,7 @@ def _pledges(campaign: Campaign, organisations: dict[str, Organisation], rng: ra
                 visibility=rng.choice(visibilities),
                 message=rng.choice(MESSAGES),
                 submission_token=f"demo-individual-{n}",
+                wants_updates=n % 5 < 2,  # two in five individuals ask for the campaign's news
             ),
         )
         pledge.created_at = start + timedelta(minutes=rng.randint(60, 19 * 24 * 60))

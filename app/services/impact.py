@@ -1,8 +1,9 @@
 """What the funded role achieved, campaign updates, and where the money went.
 
 Admins and treasurers record impact figures, stories and outgoings; admins publish updates and
-may email each one, once, to the campaign's pledgers. Everything read back here is aggregated in
-SQL (a handful of rows per campaign), so pages and reports that show it never grow with pledges.
+may email each one, once, to the campaign's pledgers who agreed to hear. Everything read back
+here is aggregated in SQL (a handful of rows per campaign), so pages and reports that show it
+never grow with pledges.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -151,27 +152,54 @@ def emailing_of(update: CampaignUpdate) -> UpdateEmailing | None:
 
 
 def update_recipients(campaign: Campaign) -> list[tuple[str, str]]:
-    """(email, name) of everyone with a live pledge on the campaign, one row per address.
-
-    Pledges have no "keep me posted" choice yet, so every live pledger hears; when that column
-    exists it belongs in this WHERE clause.
-    """
+    """(email, name) of everyone with a live pledge on the campaign who agreed to hear its news,
+    one row per address (an address with several pledges hears if any of them said yes)."""
     rows = db.session.execute(
         select(func.lower(Pledge.email), func.min(Pledge.name))
-        .where(Pledge.campaign_id == campaign.id, Pledge.status.in_(LIVE_STATUSES))
+        .where(
+            Pledge.campaign_id == campaign.id,
+            Pledge.status.in_(LIVE_STATUSES),
+            Pledge.wants_updates.is_(True),
+        )
         .group_by(func.lower(Pledge.email))
         .order_by(func.lower(Pledge.email))
     ).all()
     return [(str(address), str(name)) for address, name in rows]
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Who an update email would reach: addresses with a live pledge, and those that agreed to hear."""
+
+    agreed: int
+    pledgers: int
+
+
+def update_audience(campaign: Campaign) -> Audience:
+    """One query: distinct live pledgers' addresses, and how many of them agreed to hear."""
+    address = func.lower(Pledge.email)
+    pledgers, agreed = db.session.execute(
+        select(
+            func.count(func.distinct(address)),
+            func.count(func.distinct(case((Pledge.wants_updates.is_(True), address)))),
+        ).where(Pledge.campaign_id == campaign.id, Pledge.status.in_(LIVE_STATUSES))
+    ).one()
+    return Audience(agreed=int(agreed or 0), pledgers=int(pledgers or 0))
+
+
 def email_update(update: CampaignUpdate, actor: User | None) -> int | None:
-    """Queue the update for every live pledger, once. Returns how many were queued, or None if it
-    had already been emailed (a second press, or two at once: the unique row lets one through)."""
+    """Queue the update for every live pledger who agreed to hear, once. Returns how many were
+    queued, or None if it had already been emailed (a second press, or two at once: the unique row
+    lets one through). Each email carries the pledger's own link to stop these emails.
+
+    With nobody to send to it refuses, rather than spend the update's one emailing on no one.
+    """
     if emailing_of(update) is not None:
         return None
     campaign = update.campaign
     recipients = update_recipients(campaign)
+    if not recipients:
+        raise ImpactError("Nobody with a live pledge has agreed to get updates yet, so there is no one to email")
     try:
         with db.session.begin_nested():
             emailing = UpdateEmailing(
@@ -191,12 +219,13 @@ def email_update(update: CampaignUpdate, actor: User | None) -> int | None:
             campaign=campaign,
             name=name,
             campaign_url=page,
+            stop_url=links.stop_updates_url(campaign.id, address),
         )
     audit.record(
         "update.emailed",
         actor=actor,
         target=update,
-        summary=f"{update.title} emailed to {len(recipients):,} pledgers ({campaign.slug})",
+        summary=f"{update.title} emailed to {len(recipients):,} pledgers who asked for updates ({campaign.slug})",
     )
     return len(recipients)
 

@@ -28,7 +28,7 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import rollups, schedule, totals
+from app.services import audit, rollups, schedule, totals
 
 MIN_PLEDGE = Money(100)  # £1: smaller amounts cost more in card fees than they give
 MAX_PLEDGE = Money(100_000_00)  # £100,000 per instalment; larger gifts are arranged directly
@@ -62,6 +62,7 @@ class PledgeRequest:
     user: User | None = None
     show_on_wall: bool = True
     submission_token: str | None = None
+    wants_updates: bool = False  # agreed to be emailed the campaign's news (receipts go regardless)
 
 
 def check_amount(amount: Money, currency: str) -> None:
@@ -117,6 +118,7 @@ def create_pledge(
         is_conditional=request.conditional,
         visibility=request.visibility,
         show_on_wall=request.show_on_wall,
+        wants_updates=request.wants_updates,
         message=request.message or None,
         po_number=request.po_number or None,
         status=PledgeStatus.PENDING,
@@ -190,3 +192,35 @@ def _append_event(
             detail=detail or {},
         )
     )
+
+
+def set_wants_updates(campaign: Campaign, email: str, wants: bool, *, actor: User | None = None) -> list[str]:
+    """Start or stop one address getting a campaign's update emails, for all its pledges there.
+
+    Update emails go once to each address (see `impact.update_recipients`), so the choice is the
+    address's, not one pledge's. Returns the references of the pledges that changed (none if the
+    choice was already so); each change is audited, as the record of what the pledger asked for.
+    """
+    address = email.strip().lower()
+    changed = list(
+        db.session.scalars(
+            select(Pledge)
+            .where(Pledge.campaign_id == campaign.id, Pledge.email == address, Pledge.wants_updates != wants)
+            .order_by(Pledge.id)
+        )
+    )
+    if not changed:
+        return []
+    for pledge in changed:
+        pledge.wants_updates = wants
+    references = [pledge.reference for pledge in changed]
+    audit.record(
+        "pledge.updates_started" if wants else "pledge.updates_stopped",
+        actor=actor,
+        target=campaign,
+        summary=f"{', '.join(references)}: the pledger "
+        + ("asked for" if wants else "stopped")
+        + f" update emails about {campaign.slug}",
+        detail={"pledges": references, "wants_updates": wants},
+    )
+    return references

@@ -1,8 +1,10 @@
 """Impact figures, stories, outgoings and updates: recorded by admins and treasurers through the
-forms, shown on the campaign page (escaped), and an update emailed once to each live pledger."""
+forms, shown on the campaign page (escaped), and an update emailed once to each live pledger who
+asked for the campaign's news."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask.testing import FlaskClient
@@ -22,7 +24,7 @@ from app.models import (
     Role,
     UpdateEmailing,
 )
-from app.services import impact
+from app.services import impact, links
 from tests.factories import PASSWORD, CampaignFactory, ImpactEntryFactory, UserFactory, make_pledge
 from tests.helpers import PageClient, csrf_token, sign_in
 
@@ -150,14 +152,24 @@ def test_bad_input_is_refused_and_nothing_is_written(client: FlaskClient) -> Non
     assert _count(ImpactEntry) == _count(ImpactStory) == _count(Outgoing) == _count(CampaignUpdate) == 0
 
 
-def test_an_update_is_emailed_once_to_each_live_pledger_however_often_it_is_sent(client: FlaskClient) -> None:
+def test_an_update_is_emailed_once_to_each_live_pledger_who_asked_however_often_it_is_sent(
+    client: FlaskClient,
+) -> None:
     campaign = CampaignFactory(slug="pipeline", title="Pipeline")
-    make_pledge(campaign, email="ada@example.org", name="Ada")
+    make_pledge(campaign, email="ada@example.org", name="Ada", wants_updates=True)
     make_pledge(campaign, email="ADA@example.org", name="Ada again")  # one address, one email
-    make_pledge(campaign, email="bob@example.org", name="Bob", status=PledgeStatus.FULFILLED, paid_instalments=1)
-    make_pledge(campaign, email="pending@example.org", status=PledgeStatus.PENDING)
-    make_pledge(campaign, email="gone@example.org", status=PledgeStatus.CANCELLED)
-    make_pledge(CampaignFactory(), email="elsewhere@example.org")
+    make_pledge(
+        campaign,
+        email="bob@example.org",
+        name="Bob",
+        status=PledgeStatus.FULFILLED,
+        paid_instalments=1,
+        wants_updates=True,
+    )
+    make_pledge(campaign, email="quiet@example.org", name="Quiet")  # live, but did not ask
+    make_pledge(campaign, email="pending@example.org", status=PledgeStatus.PENDING, wants_updates=True)
+    make_pledge(campaign, email="gone@example.org", status=PledgeStatus.CANCELLED, wants_updates=True)
+    make_pledge(CampaignFactory(), email="elsewhere@example.org", wants_updates=True)
     page = _signed_in(client, Role.ADMIN)
     token = csrf_token(client, "/admin/campaigns/pipeline/updates/new")
 
@@ -168,19 +180,45 @@ def test_an_update_is_emailed_once_to_each_live_pledger_however_often_it_is_sent
     )
     update = db.session.scalars(select(CampaignUpdate)).one()
     assert "Our first event" in PageClient(client).get("/campaigns/pipeline").get_data(as_text=True)
-    page.get(f"/admin/updates/{update.id}/email")
+    confirm = page.get(f"/admin/updates/{update.id}/email").get_data(as_text=True)
+    # The admin sees how many agreed to hear, out of everyone with a live pledge.
+    assert 'data-figure="pledgers">3<' in confirm and 'data-figure="agreed">2<' in confirm
+    assert "The other 1 pledger did not, so they will not get it." in confirm
     for _ in range(3):
         _post(page, f"/admin/updates/{update.id}/email", {"csrf_token": token})
 
     messages = db.session.scalars(select(EmailMessage).where(EmailMessage.kind == "update")).all()
     assert sorted(m.to_address for m in messages) == ["ada@example.org", "bob@example.org"]
     assert all("Forty people came." in m.body and m.subject == "Pipeline: Our first event" for m in messages)
+    # Each email carries its own address's link to stop them.
+    for message in messages:
+        stop = re.search(r"To stop these emails, use this link: (\S+)", message.body)
+        assert stop, message.body
+        assert links.stop_updates_from(stop[1].rsplit("/", 1)[1]) == (campaign.id, message.to_address)
     emailing = db.session.scalars(select(UpdateEmailing)).one()
     assert emailing.recipient_count == 2
     assert {m.status for m in messages} == {EmailStatus.SENT}  # delivered after the commit
     # The service refuses a second time too, whoever calls it.
     assert impact.email_update(update, None) is None
     assert db.session.scalar(select(func.count()).select_from(EmailMessage)) == 2
+
+
+def test_an_update_nobody_asked_for_is_not_sent_and_can_be_sent_once_someone_does(client: FlaskClient) -> None:
+    campaign = CampaignFactory(slug="pipeline", title="Pipeline")
+    make_pledge(campaign, email="quiet@example.org")
+    update = impact.publish_update(campaign, "Nothing yet", "Still waiting.", None)
+    db.session.commit()
+    page = _signed_in(client, Role.ADMIN)
+    html = page.get(f"/admin/updates/{update.id}/email").get_data(as_text=True)
+    assert "Nobody with a live pledge has agreed" in html and 'action="/admin/updates/' not in html
+    token = csrf_token(client, "/admin/campaigns/pipeline/updates/new")
+    response = page.post(f"/admin/updates/{update.id}/email", {"csrf_token": token})
+    assert "Nothing was sent" in page.get(response.location).get_data(as_text=True)
+    assert impact.emailing_of(update) is None  # its one emailing is not spent on nobody
+
+    make_pledge(campaign, email="keen@example.org", wants_updates=True)
+    _post(page, f"/admin/updates/{update.id}/email", {"csrf_token": token})
+    assert [m.to_address for m in db.session.scalars(select(EmailMessage))] == ["keen@example.org"]
 
 
 def test_a_treasurer_cannot_publish_or_email_updates(client: FlaskClient) -> None:

@@ -1,0 +1,176 @@
+"""Campaign update emails go only to pledgers who asked: the choice on both pledge forms (unticked
+unless they tick it), the link in every update email that stops them, and the pledger's own page."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEntry, Pledge, PledgeStatus
+from app.services import impact, links
+from tests.factories import PASSWORD, CampaignFactory, OrganisationFactory, UserFactory, make_pledge
+from tests.helpers import PageClient, sign_in
+
+CHOICE = "Email me the campaign’s news and updates (about once a month)"
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" type="hidden" value="([^"]+)"', html)
+    assert match, f"no {name} on the page"
+    return match[1]
+
+
+def _checkbox(html: str) -> str:
+    match = re.search(r'<input[^>]*name="wants_updates"[^>]*>', html)
+    assert match, "no wants_updates checkbox"
+    return match[0]
+
+
+def _individual(client: FlaskClient, slug: str, **extra: str) -> Pledge:
+    html = client.get(f"/campaigns/{slug}/pledge").get_data(as_text=True)
+    data = {
+        "csrf_token": _hidden(html, "csrf_token"),
+        "submission_token": _hidden(html, "submission_token"),
+        "amount": "25",
+        "frequency": "one_off",
+        "conditional": "yes",
+        "name": "Pat Pledger",
+        "email": "Pat@Example.org",
+        "visibility": "public",
+        "consent": "y",
+        **extra,
+    }
+    assert client.post(f"/campaigns/{slug}/pledge", data=data).status_code == 302
+    return db.session.scalars(select(Pledge).order_by(Pledge.id.desc())).first()  # type: ignore[return-value]
+
+
+def test_the_individual_form_asks_plainly_unticked_and_stores_the_answer(page: PageClient) -> None:
+    campaign = CampaignFactory()
+    html = page.get(f"/campaigns/{campaign.slug}/pledge").get_data(as_text=True)
+    assert CHOICE in html and "Receipts and reminders about your pledge are sent whatever you choose" in html
+    assert "checked" not in _checkbox(html)
+
+    assert _individual(page.client, campaign.slug).wants_updates is False
+    assert _individual(page.client, campaign.slug, wants_updates="y").wants_updates is True
+
+
+def test_the_council_form_asks_too_and_stores_the_answer(client: FlaskClient) -> None:
+    campaign = CampaignFactory(min_councils=3)
+    council = OrganisationFactory(name="Borsetshire County Council")
+    contact = UserFactory(email="jo@borsetshire.example", organisation=council)
+    assert sign_in(client, contact.email, PASSWORD).status_code == 302
+    url = f"/campaigns/{campaign.slug}/pledge/council"
+    html = PageClient(client).get(url).get_data(as_text=True)
+    assert CHOICE in html and "We would send them to you, at jo@borsetshire.example" in html
+    assert "checked" not in _checkbox(html)
+
+    made = []
+    for extra in ({}, {"wants_updates": "y"}):
+        html = client.get(url).get_data(as_text=True)
+        data = {
+            "csrf_token": _hidden(html, "csrf_token"),
+            "submission_token": _hidden(html, "submission_token"),
+            "council": str(council.id),
+            "amount": "2500",
+            "years": "1",
+            "conditional": "yes",
+            "po_number": "PO-1",
+            "billing_contact": "Sam Payables",
+            "billing_email": "ap@borsetshire.example",
+            "billing_address": "County Hall",
+            "visibility": "public",
+            **extra,
+        }
+        assert client.post(url, data=data).status_code == 302
+        made.append(db.session.scalars(select(Pledge).order_by(Pledge.id.desc())).first())
+    assert [p.wants_updates for p in made if p] == [False, True]
+
+
+def test_the_link_in_an_update_email_stops_them_for_every_pledge_of_that_address_there(page: PageClient) -> None:
+    campaign = CampaignFactory(title="Pipeline")
+    first = make_pledge(campaign, email="ada@example.org", wants_updates=True)
+    second = make_pledge(campaign, email="ada@example.org", wants_updates=True, pounds="40")
+    other = make_pledge(campaign, email="bob@example.org", wants_updates=True)
+    elsewhere = make_pledge(CampaignFactory(), email="ada@example.org", wants_updates=True)
+    token = links.stop_updates_token(campaign.id, "ada@example.org")
+    url = f"/stop-updates/{token}"
+
+    html = page.get(url).get_data(as_text=True)
+    assert "Stop emails about this campaign’s news" in html and "ada@example.org" in html
+    assert "we will still send receipts and reminders" in html
+    # Nothing changes on a GET (a mail scanner following the link stops nothing).
+    assert first.wants_updates and second.wants_updates
+
+    page.client.post(url, data={"wants_updates": "no"})  # no CSRF token: refused
+    db.session.expire_all()
+    assert first.wants_updates
+
+    response = page.post(url, {"csrf_token": _hidden(html, "csrf_token"), "wants_updates": "no"})
+    done = page.get(response.location).get_data(as_text=True)
+    assert "You will not get any more update emails about Pipeline" in done
+    assert "Email me the updates again" in done
+    db.session.expire_all()
+    assert (first.wants_updates, second.wants_updates, other.wants_updates, elsewhere.wants_updates) == (
+        False,
+        False,
+        True,
+        True,
+    )
+    assert impact.update_recipients(campaign) == [("bob@example.org", "Pat Pledger")]
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "pledge.updates_stopped")).one()
+    assert entry.detail["pledges"] == [first.reference, second.reference]
+
+    # And back again, from the same page.
+    page.post(url, {"csrf_token": _hidden(done, "csrf_token"), "wants_updates": "yes"})
+    db.session.expire_all()
+    assert first.wants_updates and second.wants_updates
+
+
+def test_an_altered_or_made_up_stop_link_is_not_found(page: PageClient) -> None:
+    campaign = CampaignFactory()
+    make_pledge(campaign, email="ada@example.org", wants_updates=True)
+    token = links.stop_updates_token(campaign.id, "ada@example.org")
+    forged = links.stop_updates_token(campaign.id + 1, "ada@example.org")  # genuine, but no such campaign
+    for bad in (token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB"), "x" + token, forged, "nonsense"):
+        page.get(f"/stop-updates/{bad}", status=404)
+    assert links.stop_updates_from(token) == (campaign.id, "ada@example.org")
+
+
+def test_the_pledgers_own_pages_show_the_choice_and_change_it(page: PageClient) -> None:
+    campaign = CampaignFactory(title="Pipeline")
+    pledge = make_pledge(campaign, email="ada@example.org")
+    make_pledge(campaign, email="ada@example.org", status=PledgeStatus.CANCELLED)
+
+    confirmation = page.get(f"/pledges/{links.pledge_token(pledge.id)}").get_data(as_text=True)
+    assert re.search(r"Campaign news by email\s*</dt>\s*<dd[^>]*>\s*No\s*</dd>", confirmation)
+    assert "#campaign-news" in confirmation
+
+    token = links.my_pledges_token("ada@example.org")
+    mine = page.get(f"/my-pledges/{token}").get_data(as_text=True)
+    assert "No update emails" in mine and mine.count(f'/campaigns/{campaign.slug}/updates"') == 1
+    response = page.post(
+        f"/my-pledges/{token}/campaigns/{campaign.slug}/updates",
+        {"csrf_token": _hidden(mine, "csrf_token"), "wants_updates": "yes"},
+    )
+    assert response.location.endswith("#campaign-news")
+    mine = page.get(response.location).get_data(as_text=True)
+    assert "We will email you Pipeline’s news and updates at ada@example.org" in mine
+    assert "We email you its news and updates" in mine
+    db.session.expire_all()
+    assert pledge.wants_updates
+
+    # Only for a campaign the address has pledged to, and only with the pledger's link.
+    stranger = CampaignFactory(slug="stranger")
+    page.post(
+        f"/my-pledges/{token}/campaigns/{stranger.slug}/updates",
+        {"csrf_token": _hidden(mine, "csrf_token"), "wants_updates": "yes"},
+        status=404,
+    )
+    page.post(
+        f"/my-pledges/not-a-token/campaigns/{campaign.slug}/updates",
+        {"csrf_token": _hidden(mine, "csrf_token"), "wants_updates": "no"},
+        status=404,
+    )
