@@ -12,6 +12,7 @@ UTC hour, then placing each hour on its UK day), for `flask totals verify` and `
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, literal_column, select
+from sqlalchemy import Integer, Select, bindparam, case, delete, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -174,12 +175,14 @@ def _add(model: type[Any], key: dict[str, Any], sums: dict[str, int]) -> None:
 # --- Reading ---------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _groups_statement() -> Select[Any]:
+    columns = (CampaignGroup.__table__.c[name] for name in (*GROUP_COLUMNS, *GROUP_SUMS))
+    return select(*columns).where(CampaignGroup.campaign_id == bindparam("campaign_id", type_=Integer))
+
+
 def groups(campaign_id: int) -> dict[GroupKey, dict[str, int]]:
-    rows = db.session.execute(
-        select(*(CampaignGroup.__table__.c[name] for name in (*GROUP_COLUMNS, *GROUP_SUMS))).where(
-            CampaignGroup.campaign_id == campaign_id
-        )
-    ).all()
+    rows = db.session.execute(_groups_statement(), {"campaign_id": campaign_id}).all()
     found: dict[GroupKey, dict[str, int]] = {}
     for row in rows:
         key = (PledgerKind(row[0]), Frequency(row[1]), PaymentMethod(row[2]), PledgeStatus(row[3]), bool(row[4]))
@@ -189,12 +192,15 @@ def groups(campaign_id: int) -> dict[GroupKey, dict[str, int]]:
     return found
 
 
+@functools.cache
+def _days_statement() -> Any:
+    return select(CampaignDay.day, CampaignDay.pledged_pence, CampaignDay.collected_pence).where(
+        CampaignDay.campaign_id == bindparam("campaign_id", type_=Integer)
+    )
+
+
 def days(campaign_id: int) -> dict[date, dict[str, int]]:
-    rows = db.session.execute(
-        select(CampaignDay.day, CampaignDay.pledged_pence, CampaignDay.collected_pence).where(
-            CampaignDay.campaign_id == campaign_id
-        )
-    ).all()
+    rows = db.session.execute(_days_statement(), {"campaign_id": campaign_id}).all()
     return {
         day: {"pledged_pence": int(pledged), "collected_pence": int(collected)}
         for day, pledged, collected in rows
