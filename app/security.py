@@ -64,6 +64,22 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
+def may_use(endpoint: str) -> bool:
+    """Whether the current user may use a view, read from the view's own access declaration.
+
+    Templates show a link only to those the route would let in (`{% if may_use("admin.report") %}`),
+    so a link and its route cannot disagree when either changes.
+    """
+    declared = getattr(current_app.view_functions.get(endpoint), ACCESS_ATTRIBUTE, None)
+    if declared == ("public",):
+        return True
+    if declared is None or not current_user.is_authenticated:
+        return False
+    if declared == ("signed_in",):
+        return True
+    return declared[0] == "roles" and bool(current_user.has_role(*(Role(name) for name in declared[1:])))
+
+
 def is_safe_next(target: str | None) -> bool:
     """True only for a relative path on this site: "/account", never "//evil.com" or "https:x"."""
     if not target or not isinstance(target, str):
@@ -116,6 +132,7 @@ def set_security_headers(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     app.after_request(set_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["may_use"] = may_use
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
     if proxies:
         # Behind a load balancer every request arrives from its address, and one person's failed
