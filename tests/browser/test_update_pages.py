@@ -66,7 +66,8 @@ def test_the_pledgers_own_pages_are_accessible(browse: Browse, site: dict[str, s
 def test_the_admins_email_page_and_the_council_form_are_accessible(browse: Browse, site: dict[str, str]) -> None:
     browse.sign_in("admin@example.org", PASSWORD)
     page = browse.goto(site["email_update"])
-    assert page.get_by_text("Agreed to get updates").is_visible()
+    assert page.get_by_text("Of those, agreed to get updates").is_visible()
+    assert page.get_by_role("button", name="Email this update to 1 pledger").is_visible()
     browse.assert_accessible()
     browse.goto(f"/campaigns/{site['slug']}/pledge/council")
     browse.assert_accessible()
