@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from app import database, errors, security, templating
     from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.public import cache as campaign_cache
 
     db.init_app(app)
     database.init_app(app)
@@ -40,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    campaign_cache.init_app(app)
 
     from app.account import bp as account_bp
     from app.account import init_login

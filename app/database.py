@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from flask import Flask, has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -111,3 +111,63 @@ def retry_if_busy(work: Callable[[], T], *, attempts: int = 8) -> T:
                 raise
             time.sleep(0.05 * attempt + random.random() * 0.05)  # noqa: S311 - jitter, not security
     raise AssertionError("unreachable")
+
+
+class _Compiled:
+    """A SELECT compiled once for one engine: its SQL, the order of its parameters (for drivers
+    that take them by position) and how to turn each raw column value into what the ORM would
+    give (aware datetimes, enums)."""
+
+    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+        # Held, so that neither id() in the cache's key can be reused while the entry lives.
+        self.statement, self.engine = statement, engine
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names = list(compiled.positiontup or []) if compiled.positional else None
+        self.processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+        ]
+
+    def params(self, values: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        return tuple(values[name] for name in self.names) if self.names is not None else values
+
+    def row(self, raw: Any) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value) for value, process in zip(raw, self.processors, strict=True)
+        )
+
+
+# By (statement, engine): statements passed in are module-level constants, engines one per app.
+_COMPILED: dict[tuple[int, int], _Compiled] = {}
+
+
+def read_row(statement: Select[Any], **params: Any) -> tuple[Any, ...] | None:
+    """The first row of a small read-only SELECT, outside the ORM session: a pooled connection,
+    the statement's SQL compiled once, one round trip.
+
+    For the hottest reads only (the campaign page's version check): the session's set-up,
+    BEGIN and ROLLBACK cost several times the query itself. Every parameter of the statement
+    must be a named `bindparam` given here, of a type the driver takes as it is (strings and
+    numbers; write other constants into the SQL). It sees what is committed at the moment it
+    runs, never the session's uncommitted changes.
+    """
+    from app.extensions import db
+
+    engine: Engine = db.engine
+    key = (id(statement), id(engine))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = _Compiled(statement, engine)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(compiled.sql, compiled.params(params))
+            raw = cursor.fetchone()
+        finally:
+            cursor.close()
+    finally:
+        # Back to the pool, which rolls back whatever the driver began.
+        connection.close()
+    return None if raw is None else compiled.row(raw)

@@ -4,6 +4,9 @@ from flask import abort, jsonify
 from werkzeug.wrappers import Response
 
 from app.api import bp
+from app.extensions import db
+from app.models import Campaign
+from app.public import cache
 from app.security import public
 from app.services import campaigns
 
@@ -17,7 +20,15 @@ def campaign_list() -> Response:
 @bp.get("/campaigns/<slug>")
 @public
 def campaign(slug: str) -> Response:
-    found = campaigns.get_public(slug)
-    if found is None:
+    stamp = campaigns.stamp(slug)
+    if stamp is None:
         abort(404)
-    return jsonify(campaigns.as_json(found))
+
+    def render() -> tuple[campaigns.Stamp, bytes]:
+        shown = campaigns.stamp_in_session(slug)
+        if shown is None:
+            abort(404)
+        found = db.session.get_one(Campaign, shown.campaign_id, populate_existing=True)
+        return shown, jsonify(campaigns.as_json(found)).get_data()
+
+    return cache.api(stamp, render)

@@ -5,7 +5,8 @@ from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from app.extensions import db
-from app.public import bp
+from app.models import Campaign
+from app.public import bp, cache
 from app.security import public
 from app.services import campaigns, fair_share, matching
 
@@ -27,10 +28,26 @@ def campaign_list() -> str:
 
 @bp.get("/campaigns/<slug>")
 @public
-def campaign(slug: str) -> str:
-    found = campaigns.get_public(slug)
-    if found is None:
+def campaign(slug: str) -> Response | str:
+    stamp = campaigns.stamp(slug)
+    if stamp is None:
         abort(404)
+    if not cache.is_anonymous_visitor():
+        found = campaigns.get_public(slug)
+        if found is None:
+            abort(404)
+        return _campaign_page(found)
+
+    def render() -> tuple[campaigns.Stamp, str]:
+        shown = campaigns.stamp_in_session(slug)
+        if shown is None:
+            abort(404)
+        return shown, _campaign_page(db.session.get_one(Campaign, shown.campaign_id, populate_existing=True))
+
+    return cache.page(stamp, render)
+
+
+def _campaign_page(found: Campaign) -> str:
     return render_template(
         "public/campaign.html",
         campaign=found,

@@ -1,0 +1,267 @@
+"""The public campaign page and the campaign API, served from a cache keyed by what they show.
+
+Every request still reads the campaign's stamp (`campaigns.stamp`: one small query on a pooled
+connection), and the cached copy is looked up under a key made from it, so whatever any process
+or instance committed shows on the very next request; only the rendering is saved. A new pledge,
+payment, refund, release or offer moves `totals_version`; a new story, update or impact figure
+moves the stamp's content part; the days left and whether pledges are open are in the key too.
+
+A copy is filed under the stamp read in the same transaction as the rendering, so it is never
+filed under a newer version than the one it shows (at worst a request gets a copy newer than the
+stamp it read, which is never stale).
+
+Only anonymous visitors with no message waiting get the cached page: it is the page everyone
+sees. Signed-in users (whose header names their areas) get it rendered as before. The page is
+rendered with a random placeholder where the CSP nonce goes, and each response gets its own
+nonce put in its place, so the nonce in the page always equals the one in that response's
+Content-Security-Policy header.
+
+Copies live in each worker's memory (a small LRU) and, when REDIS_URL is set, in Redis too, so
+one render serves every worker and instance. Redis is only asked on a miss in memory, and a
+Redis failure is a miss, never an error page.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, request, session
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.models import utcnow
+from app.services import campaigns
+
+logger = logging.getLogger(__name__)
+
+EXTENSION = "pledgeline.campaign_cache"
+MEMORY_ENTRIES = 256
+REDIS_TTL_SECONDS = 24 * 60 * 60
+# secrets.token_urlsafe(18) is 24 characters, the same as a real nonce.
+NONCE_BYTES = 18
+PAGE, API = b"P", b"J"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One rendered body: the page with its nonce placeholder, or the API's JSON."""
+
+    kind: bytes
+    body: bytes
+    placeholder: bytes = b""
+
+    def encode(self) -> bytes:
+        return self.kind + self.placeholder + self.body
+
+    @classmethod
+    def decode(cls, data: bytes) -> Entry:
+        kind, rest = data[:1], data[1:]
+        if kind == PAGE:
+            size = len(secrets.token_urlsafe(NONCE_BYTES))
+            return cls(PAGE, rest[size:], rest[:size])
+        return cls(API, rest)
+
+
+class Memory:
+    """A small least-recently-used map; old versions fall out as new ones come in."""
+
+    def __init__(self, size: int = MEMORY_ENTRIES) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Entry] = OrderedDict()
+        self._lock = threading.Lock()  # gunicorn's threaded workers share one process
+
+    def get(self, key: Hashable) -> Entry | None:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None:
+                self._items.move_to_end(key)
+            return entry
+
+    def put(self, key: Hashable, entry: Entry) -> None:
+        with self._lock:
+            self._items[key] = entry
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Shared:
+    """Copies in Redis, shared by every worker and instance; connects on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: Any = None
+        self._prefix: str | None = None
+
+    def _redis(self) -> Any:
+        if self._client is None:
+            import redis
+
+            self._client = redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._client
+
+    def _name(self, key: Hashable) -> str:
+        if self._prefix is None:
+            # Instances running different code must not share copies: the code is in the name.
+            self._prefix = f"pledgeline:campaign:{code_version()}:"
+        return self._prefix + hashlib.sha256(repr(key).encode()).hexdigest()
+
+    def get(self, key: Hashable) -> Entry | None:
+        from redis import RedisError
+
+        try:
+            data = self._redis().get(self._name(key))
+        except (RedisError, OSError) as error:  # a cache that is down is a cache miss
+            logger.warning("campaign cache: Redis unavailable, rendering instead (%s)", error)
+            return None
+        return Entry.decode(data) if data else None
+
+    def put(self, key: Hashable, entry: Entry) -> None:
+        from redis import RedisError
+
+        try:
+            self._redis().set(self._name(key), entry.encode(), ex=REDIS_TTL_SECONDS)
+        except (RedisError, OSError) as error:
+            logger.warning("campaign cache: could not store in Redis (%s)", error)
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of the app's code and templates (once per process), so that a copy rendered by
+    other code, during a rolling deploy, is never used."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".html") and p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class CampaignCache:
+    def __init__(self, redis_url: str = "") -> None:
+        self.memory = Memory()
+        self.shared = Shared(redis_url) if redis_url else None
+
+    def get(self, key: Hashable) -> Entry | None:
+        entry = self.memory.get(key)
+        if entry is None and self.shared is not None:
+            entry = self.shared.get(key)
+            if entry is not None:
+                self.memory.put(key, entry)
+        return entry
+
+    def put(self, key: Hashable, entry: Entry) -> None:
+        self.memory.put(key, entry)
+        if self.shared is not None:
+            self.shared.put(key, entry)
+
+    def clear(self) -> None:
+        """Forget this worker's copies (tests; Redis copies expire by themselves)."""
+        self.memory.clear()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[EXTENSION] = CampaignCache(app.config.get("REDIS_URL") or "")
+
+
+def store() -> CampaignCache:
+    cache: CampaignCache = current_app.extensions[EXTENSION]
+    return cache
+
+
+# --- Keys ------------------------------------------------------------------------------------
+
+
+def page_key(stamp: campaigns.Stamp) -> tuple[Hashable, ...]:
+    now = utcnow()
+    return (
+        "page",
+        *stamp.row,
+        *stamp.content,
+        campaigns.days_left(stamp, now),
+        now >= stamp.opens_at,  # with the next one and the status: whether pledges are taken
+        now >= stamp.closes_at,
+    )
+
+
+def api_key(stamp: campaigns.Stamp) -> tuple[Hashable, ...]:
+    return ("api", *stamp.row)
+
+
+def etag_for(key: tuple[Hashable, ...]) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+
+
+# --- Serving ---------------------------------------------------------------------------------
+
+
+def is_anonymous_visitor() -> bool:
+    """Nobody is signed in and no message is waiting to be shown: the page everyone sees."""
+    return not current_user.is_authenticated and "_flashes" not in session
+
+
+Render = Callable[[], "tuple[campaigns.Stamp, str]"]
+
+
+def page(stamp: campaigns.Stamp, render: Render) -> Response:
+    """The campaign page for an anonymous visitor, rendered at most once per version.
+
+    `render` reads the stamp in its own transaction first and returns it with the HTML.
+    """
+    cache = store()
+    entry = cache.get(page_key(stamp))
+    if entry is None:
+        placeholder = secrets.token_urlsafe(NONCE_BYTES)
+        real = g.pop("csp_nonce", None)
+        g.csp_nonce = placeholder
+        try:
+            shown, html = render()
+        finally:
+            g.pop("csp_nonce", None)
+            if real is not None:
+                g.csp_nonce = real
+        entry = Entry(PAGE, html.encode(), placeholder.encode())
+        # A page that wrote to the session (a CSRF token, say) is someone's own: never shared.
+        if not session.modified:
+            cache.put(page_key(shown), entry)
+    from app.security import csp_nonce
+
+    body = entry.body.replace(entry.placeholder, csp_nonce().encode())
+    response = Response(body, mimetype="text/html")
+    # Shared caches must ask again every time (the totals move), and signed-in users see another header.
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("Cookie")
+    return response
+
+
+def api(stamp: campaigns.Stamp, render: Callable[[], tuple[campaigns.Stamp, bytes]]) -> Response:
+    """The campaign's JSON, rendered at most once per version, with an ETag of that version;
+    a request that already holds it gets 304 Not Modified."""
+    cache = store()
+    key = api_key(stamp)
+    entry = cache.get(key)
+    if entry is None:
+        shown, body = render()
+        key = api_key(shown)
+        entry = Entry(API, body)
+        cache.put(key, entry)
+    response = Response(entry.body, mimetype="application/json")
+    response.set_etag(etag_for(key))
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
