@@ -157,7 +157,13 @@ class Pledge(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def commitment(self) -> Money:
+        """What counts toward the campaign: the instalments that fit in its funding period."""
         return Money(self.commitment_pence, self.currency)
+
+    @property
+    def promised(self) -> Money:
+        """Every instalment of the pledge, in the funding period or after it."""
+        return Money(self.amount_pence * max(1, len(self.instalments)), self.currency)
 
     @property
     def is_live(self) -> bool:

@@ -424,4 +424,4 @@ def describe_schedule(pledge: Pledge) -> str:
     if count == 1:
         return f"{amount} once"
     every = "month" if pledge.frequency.value == "monthly" else "year"
-    return f"{amount} a {every}, {count} payments ({Money(pledge.commitment_pence, pledge.currency)} in all)"
+    return f"{amount} a {every}, {count} payments ({pledge.promised} in all)"

@@ -122,7 +122,10 @@ def create_pledge(
         message=request.message or None,
         po_number=request.po_number or None,
         status=PledgeStatus.PENDING,
-        commitment_pence=request.amount.pence * count,
+        # What counts toward the campaign is what falls in its funding period: a pledge of more
+        # instalments than the period holds (a council's three years toward one year's cost)
+        # counts the period's share; the rest is still collected as each instalment falls due.
+        commitment_pence=request.amount.pence * min(count, schedule.periods_in(campaign, request.frequency)),
         submission_token=request.submission_token,
     )
     start = first_due or (campaign.closes_at.date() if request.conditional else utcnow().date())

@@ -172,7 +172,8 @@ def test_a_conditional_three_year_pledge_is_committed_with_a_pro_forma_and_an_em
         "jo@borsetshire.example",
     )
     assert pledge.is_conditional and pledge.frequency == Frequency.ANNUALLY and pledge.show_on_wall
-    assert (pledge.amount_pence, pledge.commitment_pence) == (250050, 3 * 250050)
+    # Three years promised; one counts toward the campaign's one-year funding period.
+    assert (pledge.amount_pence, pledge.commitment_pence, pledge.promised.pence) == (250050, 250050, 3 * 250050)
     assert pledge.po_number == "PO-2026/00417"
     assert (pledge.billing_contact, pledge.billing_email) == ("Sam Payables", "ap@borsetshire.example")
     assert pledge.billing_address.splitlines() == ["Accounts Payable", "County Hall", "Felpersham", "BO1 2AB"]
@@ -192,7 +193,7 @@ def test_a_conditional_three_year_pledge_is_committed_with_a_pro_forma_and_an_em
     assert "Please do not pay it" in message.body
 
     db.session.refresh(campaign)
-    assert campaign.pledged_pence == 3 * 250050
+    assert campaign.pledged_pence == 250050
 
     confirmation = PageClient(client).get(response.location).get_data(as_text=True)
     assert f'href="/invoices/{documents[0].id}.pdf"' in confirmation

@@ -78,7 +78,7 @@ def test_the_pro_forma_shows_the_council_po_amounts_and_dates_and_is_plainly_not
     assert proforma.po_number == "PO-2026/00417" and proforma.po_number in text
     assert pledge.reference in text
     assert str(proforma.amount) == "£2,500.50" and f"Total if the campaign succeeds {proforma.amount}" in text
-    assert f"Total pledged {pledge.commitment}" in text and str(pledge.commitment) == "£7,501.50"
+    assert f"Total pledged {pledge.promised}" in text and str(pledge.promised) == "£7,501.50"
     assert f"Campaign closes {format_date(campaign.closes_at)}" in text
     for instalment in pledge.instalments:  # each year in its own financial year, as stored
         assert schedule.financial_year_label(instalment.due_on) in text
