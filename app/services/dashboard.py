@@ -36,7 +36,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    distinct,
     exists,
     false,
     func,
@@ -241,18 +240,9 @@ def _figures_statement() -> Select[Any]:
     """
     campaign_id = bindparam("campaign_id", type_=Integer)
     today = bindparam("today", type_=Date)
-    councils = (
-        select(func.count(distinct(Pledge.organisation_id)))
-        .where(
-            Pledge.campaign_id == campaign_id,
-            Pledge.pledger_kind == PledgerKind.COUNCIL,
-            Pledge.status.in_(LIVE_STATUSES),
-        )
-        .scalar_subquery()
-    )
     overdue = overdue_invoice(today)
     return select(
-        councils,
+        totals.council_count_query(campaign_id),
         func.count(),
         func.coalesce(func.sum(Invoice.amount_pence), 0),
         func.count(case((overdue, 1))),

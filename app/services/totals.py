@@ -131,7 +131,7 @@ def apply(campaign_id: int, before: Contribution, after: Contribution, *, kind: 
         "pledge_count": Campaign.pledge_count + (after.counted - before.counted),
     }
     if kind == PledgerKind.COUNCIL and after.counted != before.counted:
-        values["council_count"] = _council_count_query(campaign_id)
+        values["council_count"] = council_count_query(campaign_id)
     split = KIND_FIELDS.get(kind)
     if split is not None and pledged:
         values[split] = getattr(Campaign, split) + pledged
@@ -195,7 +195,9 @@ def matched_by_rule(ratio_bp: int, cap_pence: int, eligible: int) -> int:
     return max(0, min(cap_pence, eligible * ratio_bp // BP))
 
 
-def _council_count_query(campaign_id: int):  # type: ignore[no-untyped-def]
+def council_count_query(campaign_id: Any) -> Any:
+    """How many councils have a live pledge in the campaign (an id or a bound parameter), as a
+    scalar subquery; read from the councils' pledges alone by their index."""
     return (
         select(func.count(distinct(Pledge.organisation_id)))
         .where(
