@@ -7,6 +7,7 @@ use it.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -100,13 +101,22 @@ def csp_nonce() -> str:
     return str(g.csp_nonce)
 
 
-def set_security_headers(response: Response) -> Response:
-    nonce = csp_nonce()
-    stripe_js = current_app.config.get("STRIPE_JS_ORIGIN", "https://js.stripe.com")
-    stripe_api = current_app.config.get("STRIPE_API_ORIGIN", "https://api.stripe.com")
+_NONCE_SLOT = "\x00"
+# Set on every response unless the view set its own.
+_FIXED_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _policy(stripe_js: str, stripe_api: str) -> tuple[str, str]:
+    """The Content-Security-Policy before and after its nonce, built once per pair of Stripe origins."""
     policy = {
         "default-src": "'self'",
-        "script-src": f"'self' 'nonce-{nonce}' {stripe_js}",
+        "script-src": f"'self' 'nonce-{_NONCE_SLOT}' {stripe_js}",
         "style-src": "'self'",
         "img-src": "'self' data:",
         "font-src": "'self'",
@@ -117,15 +127,44 @@ def set_security_headers(response: Response) -> Response:
         "form-action": "'self'",
         "frame-ancestors": "'none'",
     }
-    response.headers.setdefault("Content-Security-Policy", "; ".join(f"{k} {v}" for k, v in policy.items()))
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if current_app.config.get("HSTS"):
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if current_user.is_authenticated:
-        response.headers["Cache-Control"] = "no-store"
+    before, _, after = "; ".join(f"{k} {v}" for k, v in policy.items()).partition(_NONCE_SLOT)
+    return before, after
+
+
+def is_signed_in() -> bool:
+    """Whether someone is signed in, as `current_user.is_authenticated` says.
+
+    A request that brought neither the session cookie nor the remember-me cookie, and in which
+    nobody signed in (login_user keeps the user in `g._login_user`), cannot have a signed-in
+    user, so it is answered without asking Flask-Login to load one (most anonymous page views).
+    """
+    if "_login_user" not in g:
+        config = current_app.config
+        cookies = request.cookies
+        if config["SESSION_COOKIE_NAME"] not in cookies and (
+            config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
+        ):
+            return False
+    return bool(current_user.is_authenticated)
+
+
+def set_security_headers(response: Response) -> Response:
+    config = current_app.config
+    headers = response.headers
+    present = {name.lower() for name, _value in headers}
+    if "content-security-policy" not in present:
+        before, after = _policy(
+            config.get("STRIPE_JS_ORIGIN", "https://js.stripe.com"),
+            config.get("STRIPE_API_ORIGIN", "https://api.stripe.com"),
+        )
+        headers["Content-Security-Policy"] = before + csp_nonce() + after
+    for name, value in _FIXED_HEADERS:
+        if name.lower() not in present:
+            headers[name] = value
+    if config.get("HSTS") and "strict-transport-security" not in present:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if is_signed_in():
+        headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, request, session
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.models import utcnow
+from app.security import csp_nonce, is_signed_in
 from app.services import campaigns
 
 logger = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def etag_for(key: tuple[Hashable, ...]) -> str:
 
 def is_anonymous_visitor() -> bool:
     """Nobody is signed in and no message is waiting to be shown: the page everyone sees."""
-    return not current_user.is_authenticated and "_flashes" not in session
+    return not is_signed_in() and "_flashes" not in session
 
 
 Render = Callable[[], "tuple[campaigns.Stamp, str]"]
@@ -240,8 +240,6 @@ def page(stamp: campaigns.Stamp, render: Render) -> Response:
         # A page that wrote to the session (a CSRF token, say) is someone's own: never shared.
         if not session.modified:
             cache.put(page_key(shown), entry)
-    from app.security import csp_nonce
-
     body = entry.body.replace(entry.placeholder, csp_nonce().encode())
     response = Response(body, mimetype="text/html")
     # Shared caches must ask again every time (the totals move), and signed-in users see another header.

@@ -35,7 +35,7 @@ from tests.factories import (
     make_offer,
     make_pledge,
 )
-from tests.helpers import check_html, sign_in
+from tests.helpers import check_html, csrf_token, sign_in
 
 
 @contextmanager
@@ -297,6 +297,24 @@ def test_signed_in_users_get_their_own_header_and_never_share_it(
         html = Visitor(anonymous, campaign).page()
     assert rendered == []
     assert "Your account" not in html and "Sign in" in html
+
+
+def test_a_remembered_device_is_signed_in_without_its_session_cookie(
+    app: Flask, client: FlaskClient, campaign: Campaign
+) -> None:
+    Visitor(app.test_client(), campaign).page()  # the anonymous page is cached
+    user = UserFactory(email="kept@example.org")
+    token = csrf_token(client, "/account/sign-in")
+    client.post(
+        "/account/sign-in", data={"email": user.email, "password": PASSWORD, "remember": "y", "csrf_token": token}
+    )
+    assert client.get_cookie("remember_token") is not None
+    client.delete_cookie("pledgeline_session")
+    assert client.get_cookie("pledgeline_session") is None
+
+    response = client.get(f"/campaigns/{campaign.slug}")
+    assert "Your account" in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_a_flashed_message_is_shown_to_its_visitor_only(app: Flask, client: FlaskClient, campaign: Campaign) -> None:
