@@ -242,6 +242,9 @@ def test_a_pledges_page_shows_its_history_instalments_payments_invoices_and_emai
     html = treasurer.get(f"/treasurer/pledges/{pledge_id}").get_data(as_text=True)
 
     assert f"Pledge {pledge.reference}" in html
+    # Two years promised toward a one-year funding period: one counts toward the target.
+    assert "£3,000.00 (counts toward the target; £6,000.00 in all)" in html
+    assert re.search(r"Campaign news by email\s*</dt>\s*<dd[^>]*>\s*No\s*</dd>", html)
     events = re.search(r'data-table="events".*?</table>', html, re.S)
     assert events and "Pending to Committed" in events[0] and "Purchase order received" in events[0]
     assert re.search(r'data-table="instalments".*?2 of 2', html, re.S)
