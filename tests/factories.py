@@ -262,6 +262,7 @@ def council_pledge_samples(campaign: Campaign, user: User, council: Organisation
         "council_pledge_id": str(pledge.id),
         "invoice_id": str(proforma.id),
         "invoice_token": invoices.pdf_token(proforma.id),
+        "invoice_pay_token": invoices.pay_token(proforma.id),
     }
 
 

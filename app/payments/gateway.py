@@ -67,6 +67,14 @@ class SetupSession:
 
 
 @dataclass(frozen=True)
+class CardEntry:
+    """A SetupIntent for a card typed in now, to be charged once while its holder is at the page."""
+
+    setup_intent_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
 class SavedCard:
     setup_intent_id: str
     status: str  # "succeeded" when the card is saved
@@ -222,6 +230,21 @@ def start_card_setup(
     return SetupSession(customer_id=customer_id, setup_intent_id=intent.id, client_secret=str(intent.client_secret))
 
 
+def start_card_entry(*, metadata: dict[str, str]) -> CardEntry:
+    """A SetupIntent with no Customer, for a card that pays one thing now (a council's invoice).
+
+    The browser confirms it with Stripe.js (`confirmCardSetup`, which runs any 3-D Secure check
+    and turns a card refused outright into a message there), and the server then charges the
+    card with `charge_card_now`. Nothing is kept for later charges.
+    """
+    params: Any = {"usage": "on_session", "payment_method_types": ["card"], "metadata": metadata}
+    try:
+        intent = _client().v1.setup_intents.create(params=params)
+    except stripe.StripeError as error:
+        raise _translate(error) from error
+    return CardEntry(setup_intent_id=intent.id, client_secret=str(intent.client_secret))
+
+
 def save_test_card(setup_intent_id: str) -> str:
     """Demo only: confirm a SetupIntent with Stripe's test Visa, as a pledger's browser would.
 
@@ -300,18 +323,46 @@ def charge_saved_card(
     A decline comes back as a failed result, not an exception; a charge that needs the pledger to
     authenticate comes back as `requires_action` with the client secret to complete it.
     """
+    return _create_intent(
+        {"customer": customer_id, "payment_method": payment_method_id, "off_session": True},
+        payment_id=payment_id,
+        amount_pence=amount_pence,
+        currency=currency,
+        metadata=metadata,
+    )
+
+
+def charge_card_now(
+    *, payment_id: int, amount_pence: int, currency: str, payment_method_id: str, metadata: dict[str, str]
+) -> ChargeResult:
+    """Charge a card its holder has just entered (on-session), once; our payment row's id keys it.
+
+    Results as for `charge_saved_card`: a bank that wants the payer to confirm gives
+    `requires_action` and the client secret for Stripe.js's `confirmCardPayment`.
+    """
+    return _create_intent(
+        {"payment_method": payment_method_id, "payment_method_types": ["card"]},
+        payment_id=payment_id,
+        amount_pence=amount_pence,
+        currency=currency,
+        metadata=metadata,
+    )
+
+
+def _create_intent(
+    params: dict[str, Any], *, payment_id: int, amount_pence: int, currency: str, metadata: dict[str, str]
+) -> ChargeResult:
+    """Create and confirm a PaymentIntent for our payment row `payment_id`."""
+    full: Any = {
+        **params,
+        "amount": amount_pence,
+        "currency": currency.lower(),
+        "confirm": True,
+        "metadata": {**metadata, "payment_id": str(payment_id)},
+    }
     try:
         intent = _client().v1.payment_intents.create(
-            params={
-                "amount": amount_pence,
-                "currency": currency.lower(),
-                "customer": customer_id,
-                "payment_method": payment_method_id,
-                "off_session": True,
-                "confirm": True,
-                "metadata": {**metadata, "payment_id": str(payment_id)},
-            },
-            options={"idempotency_key": f"pledgeline-payment-{payment_id}"},
+            params=full, options={"idempotency_key": f"pledgeline-payment-{payment_id}"}
         )
     except stripe.CardError as error:
         intent_data: Any = getattr(error.error, "payment_intent", None)

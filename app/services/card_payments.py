@@ -9,6 +9,7 @@ the same key, so nothing is lost and nothing is charged twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -157,6 +158,29 @@ def charge_instalment(instalment: Instalment) -> Payment:
     if not pledge.stripe_payment_method_id or not pledge.stripe_customer_id:
         raise CardFlowError("There is no saved card for this pledge.")
     payment = _open_payment_for(instalment)
+    customer_id, method_id = pledge.stripe_customer_id, pledge.stripe_payment_method_id
+    metadata = {**_metadata(pledge), "instalment": str(instalment.sequence)}
+    return charge_once(
+        payment,
+        lambda: gateway.charge_saved_card(
+            payment_id=payment.id,
+            amount_pence=payment.amount_pence,
+            currency=payment.currency,
+            customer_id=customer_id,
+            payment_method_id=method_id,
+            metadata=metadata,
+        ),
+    )
+
+
+def charge_once(payment: Payment, charge: Callable[[], gateway.ChargeResult]) -> Payment:
+    """Make the Stripe call `charge` for a committed, pending payment row, at most once.
+
+    A payment that already has a PaymentIntent is brought up to date from Stripe instead of being
+    charged again; one that another process is charging right now is returned as it is (still
+    pending). Raises `gateway.GatewayUnavailable` when Stripe cannot be reached, leaving the row
+    pending for a retry with the same idempotency key.
+    """
     if payment.status != PaymentStatus.PENDING:
         return payment
     if payment.stripe_payment_intent_id:
@@ -165,14 +189,7 @@ def charge_instalment(instalment: Instalment) -> Payment:
         if not _claim(payment):
             return payment  # another process is charging it right now
         try:
-            result = gateway.charge_saved_card(
-                payment_id=payment.id,
-                amount_pence=payment.amount_pence,
-                currency=payment.currency,
-                customer_id=pledge.stripe_customer_id,
-                payment_method_id=pledge.stripe_payment_method_id,
-                metadata={**_metadata(pledge), "instalment": str(instalment.sequence)},
-            )
+            result = charge()
         except gateway.GatewayUnavailable:
             _release(payment)
             raise
@@ -273,6 +290,9 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
     if RANK[new] <= RANK[payment.status]:
         return Outcome(False, f"already {payment.status.value}")
     pledge = payment.pledge
+    # A card payment of an invoice is made by someone at the invoice's payment page; card
+    # pledges' later charges are made off-session and need emails to reach the pledger.
+    on_session = pledge.method == PaymentMethod.INVOICE
     if new == PaymentStatus.SUCCEEDED:
         payment.stripe_charge_id = result.charge_id or payment.stripe_charge_id
         if pledge.status == PledgeStatus.PENDING:
@@ -288,6 +308,10 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
         )
     elif new == PaymentStatus.REQUIRES_ACTION:
         payment.status = PaymentStatus.REQUIRES_ACTION
+        if on_session:
+            # Paying an invoice by card: the payer is at the page, which asks their bank at once;
+            # the invoice stays payable (and its instalment scheduled) until the money arrives.
+            return Outcome(True, f"now {payment.status.value}")
         if payment.instalment is not None:
             payment.instalment.status = InstalmentStatus.REQUIRES_ACTION
         email.queue(
@@ -302,7 +326,7 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
         payments.mark_failed(payment, result.failure_message or "The card payment did not go through.")
         if new == PaymentStatus.CANCELLED:
             payment.status = PaymentStatus.CANCELLED
-        if pledge.status != PledgeStatus.PENDING:
+        if pledge.status != PledgeStatus.PENDING and not on_session:
             email.queue(
                 "payment_failed",
                 pledge.email,

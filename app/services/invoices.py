@@ -365,6 +365,7 @@ def _issue_for_instalment(instalment: Instalment, today: date | None) -> tuple[I
         pledge=pledge,
         invoice=invoice,
         pdf_url=pdf_url(invoice),
+        pay_url=pay_url(invoice),
     )
     return invoice, True
 
@@ -545,9 +546,7 @@ def record_bank_transfer(
         )
     except payments.PaymentError as error:
         raise InvoiceError(str(error)) from error
-    remaining = balance(invoice)
-    if remaining.pence <= 0:
-        invoice.status = InvoiceStatus.PAID
+    remaining = balance(invoice)  # paid in full, the invoice is now marked paid (payments.mark_succeeded)
     audit.record(
         "invoice.bank_transfer_recorded",
         actor=actor,
@@ -620,6 +619,7 @@ def remind_overdue(today: date | None = None) -> int:
                 balance=balance(invoice),
                 days_overdue=(today - invoice.due_on).days,
                 pdf_url=pdf_url(invoice),
+                pay_url=pay_url(invoice),
             )
             db.session.commit()
             return True
@@ -645,6 +645,31 @@ def invoice_id_from(token: str) -> int | None:
     except BadSignature:
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _pay_serializer() -> URLSafeTimedSerializer:
+    # Its own salt: a PDF link cannot be turned into a payment link, nor the other way round.
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pledgeline.invoice-pay")
+
+
+def pay_token(invoice_id: int) -> str:
+    """A token for one invoice's card payment page, printed on it and emailed (expires after 90 days)."""
+    return _pay_serializer().dumps(invoice_id)
+
+
+def invoice_id_from_pay_token(token: str) -> int | None:
+    try:
+        value = _pay_serializer().loads(token, max_age=INVOICE_LINK_DAYS * 86400)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def pay_url(invoice: Invoice) -> str | None:
+    """The signed, expiring link to pay a numbered invoice by card, absolute; None for a pro-forma."""
+    if invoice.kind != InvoiceKind.INVOICE:
+        return None
+    return links.external_url("councils.pay_invoice", token=pay_token(invoice.id))
 
 
 def pdf_url(invoice: Invoice) -> str:
@@ -688,6 +713,7 @@ def render_pdf(invoice: Invoice) -> bytes:
         "demo_bank_details": config["BANK_ACCOUNT_NAME"] == config_module.DEMO_BANK_ACCOUNT_NAME,
         "contact_email": contact,
         "payment_terms_days": PAYMENT_TERMS_DAYS,
+        "pay_url": pay_url(invoice),
     }
     template = "pdf/proforma.html" if invoice.kind == InvoiceKind.PROFORMA else "pdf/invoice.html"
     return pdf.render_pdf(template, **context)

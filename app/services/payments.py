@@ -15,6 +15,9 @@ from app.extensions import db
 from app.models import (
     Instalment,
     InstalmentStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -24,19 +27,22 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import pledges, totals
+from app.services import audit, pledges, totals
 
 
 class PaymentError(ValueError):
     """A payment that cannot be recorded; the message is fit to show a person."""
 
 
-def open_card_payment(instalment: Instalment) -> Payment:
-    """Write the pending payment row for an instalment; the database refuses a second open one."""
+def open_card_payment(instalment: Instalment, amount_pence: int | None = None) -> Payment:
+    """Write the pending payment row for an instalment; the database refuses a second open one.
+
+    The amount is the instalment's unless given (an invoice paid by card pays what is left of it).
+    """
     payment = Payment(
         pledge_id=instalment.pledge_id,
         instalment=instalment,
-        amount_pence=instalment.amount_pence,
+        amount_pence=instalment.amount_pence if amount_pence is None else amount_pence,
         currency=instalment.currency,
         method=PaymentMethod.CARD,
         status=PaymentStatus.PENDING,
@@ -60,7 +66,48 @@ def mark_succeeded(payment: Payment, *, fee_pence: int = 0, actor: User | None =
         if payment.instalment is not None and _paid_in_full(payment.instalment):
             payment.instalment.status = InstalmentStatus.PAID
             payment.instalment.paid_at = payment.succeeded_at
+        _settle_invoice(payment, actor)
     _advance(pledge, actor)
+
+
+def _settle_invoice(payment: Payment, actor: User | None) -> None:
+    """Mark the instalment's numbered invoice paid once nothing is left to pay on it.
+
+    Every way money arrives (a card charge applied by the browser's return or by a webhook, a bank
+    transfer) passes through `mark_succeeded`, so this is the one place an invoice becomes paid:
+    in the same transaction as the payment, under the pledge's lock that `totals.tracking` holds,
+    and idempotently (an invoice already paid or void is left alone).
+    """
+    if payment.instalment_id is None:
+        return
+    invoice = db.session.scalar(
+        select(Invoice).where(
+            Invoice.instalment_id == payment.instalment_id,
+            Invoice.kind == InvoiceKind.INVOICE,
+            Invoice.status == InvoiceStatus.ISSUED,
+        )
+    )
+    if invoice is None:
+        return
+    db.session.flush()
+    received = db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_pence - Payment.refunded_pence), 0)).where(
+            Payment.instalment_id == payment.instalment_id, Payment.status == PaymentStatus.SUCCEEDED
+        )
+    )
+    left = invoice.amount_pence - int(received or 0)
+    if left <= 0:
+        invoice.status = InvoiceStatus.PAID
+    if payment.method == PaymentMethod.CARD:
+        # Bank transfers are audited by the treasurer's own action (invoices.record_bank_transfer).
+        audit.record(
+            "invoice.card_payment_received",
+            actor=actor,
+            target=invoice,
+            summary=f"{payment.amount} received by card for {invoice.number}; "
+            f"{Money(max(left, 0), invoice.currency)} left to pay",
+            detail={"payment_id": payment.id, "amount_pence": payment.amount_pence, "balance_pence": max(left, 0)},
+        )
 
 
 def _paid_in_full(instalment: Instalment) -> bool:
@@ -79,6 +126,10 @@ def mark_failed(payment: Payment, message: str) -> None:
         return
     payment.status = PaymentStatus.FAILED
     payment.failure_message = message[:500]
+    # A declined card leaves an invoice payable (by another card or by bank transfer), so an
+    # invoice's instalment stays scheduled; a card pledge's instalment waits for a new card.
+    if payment.pledge.method == PaymentMethod.INVOICE:
+        return
     if payment.instalment is not None and payment.instalment.status != InstalmentStatus.PAID:
         payment.instalment.status = InstalmentStatus.FAILED
 

@@ -206,6 +206,7 @@ def remind_invoice(invoice_id: int, *, actor: User, token: str) -> Done:
             balance=left,
             days_overdue=days_overdue(invoice),
             pdf_url=invoices.pdf_url(invoice),
+            pay_url=invoices.pay_url(invoice),
         )
         audit.record(
             "invoice.reminder_sent",
@@ -240,7 +241,13 @@ def resend_invoice(invoice_id: int, *, actor: User, token: str) -> Done:
         else:
             kind, subject = "invoice_issued", f"Invoice {invoice.number} for your pledge to {pledge.campaign.title}"
         email.queue(
-            kind, invoice.bill_to_email, subject, pledge=pledge, invoice=invoice, pdf_url=invoices.pdf_url(invoice)
+            kind,
+            invoice.bill_to_email,
+            subject,
+            pledge=pledge,
+            invoice=invoice,
+            pdf_url=invoices.pdf_url(invoice),
+            pay_url=invoices.pay_url(invoice),
         )
         audit.record(
             "invoice.resent",

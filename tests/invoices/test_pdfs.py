@@ -126,7 +126,8 @@ def test_the_invoice_shows_number_dates_po_balance_and_how_to_pay(
         assert value in text
     assert f"Reference {invoice.number}" in text
     assert "Demonstration only" not in text
-    assert "To pay by card, contact us" in text  # honest: invoice pledges cannot use the card flow yet
+    assert "Pay online with a debit, credit or purchasing card at:" in text  # its signed payment link
+    assert "To pay by card, contact us" not in text
     later = pledge.instalments[1].due_on
     assert f"due {format_date(later)}" in text and later.month == 4 and later.day == 1
 
