@@ -112,6 +112,7 @@ def test_paying_an_issued_invoice_by_card_pays_it_and_moves_the_campaign(
     result = client.get(response.location)
     text = result.get_data(as_text=True)
     assert result.status_code == 200 and "Payment received" in text and "is now paid in full" in text
+    assert f"£1,200.00 for invoice<br><strong>{invoice.number}</strong>" in text  # markup, not shown as text
     invoice = _fresh(invoice)
     assert invoice.status == InvoiceStatus.PAID
     payment = db.session.scalars(select(Payment)).one()
@@ -205,9 +206,12 @@ def test_a_declined_card_says_why_and_the_invoice_stays_payable(
     assert failed.status == PaymentStatus.FAILED
     assert not db.session.scalars(select(EmailMessage).where(EmailMessage.kind == "payment_failed")).all()
 
-    # Another card then pays it.
+    # Another card then pays it, and the failed attempt's page no longer offers to try again.
     assert _pay(client, localstripe, invoice).status_code == 302
     assert _fresh(invoice).status == InvoiceStatus.PAID
+    earlier = client.get(f"{_pay_url(invoice)}/payments/{failed.id}").get_data(as_text=True)
+    assert "Your card was not charged" in earlier and "has since been paid in full" in earlier
+    assert "Try again" not in earlier
     assert totals.verify() == []
 
 
