@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -119,8 +121,7 @@ class _Compiled:
     give (aware datetimes, enums)."""
 
     def __init__(self, statement: Select[Any], engine: Engine) -> None:
-        # Held, so that neither id() in the cache's key can be reused while the entry lives.
-        self.statement, self.engine = statement, engine
+        self.statement = statement  # held, so that its id() (the key it is filed under) is not reused
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
@@ -138,36 +139,112 @@ class _Compiled:
         )
 
 
-# By (statement, engine): statements passed in are module-level constants, engines one per app.
-_COMPILED: dict[tuple[int, int], _Compiled] = {}
+class _Reader:
+    """The connections `read_row` uses for one engine: one per thread, kept open outside the pool.
+
+    A pooled connection costs a checkout, a ping (pool_pre_ping) and a rollback on return; on
+    PostgreSQL each is a round trip, as many as the query itself. Kept outside the pool, a
+    connection is simply used; one that has gone away (the server restarted) fails its query,
+    and the read is tried once more on a new connection, so nothing is lost by not pinging.
+    On PostgreSQL it runs in autocommit: a single SELECT sees one snapshot by itself, so no
+    BEGIN is needed. SQLite's connections are in autocommit already (see _sqlite_pragmas).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.compiled: dict[int, _Compiled] = {}
+        self._local = threading.local()
+        self._open: list[Any] = []  # every connection made, so that dispose() closes them all
+        self._lock = threading.Lock()
+        event.listen(engine, "engine_disposed", self.close_all)
+
+    def _connection(self) -> Any:
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid():
+            return held[1]
+        # None yet in this thread, or one inherited across a fork (the parent's to close).
+        pooled = self.engine.raw_connection()
+        pooled.detach()  # ours from now on: the pool forgets it
+        connection = pooled.dbapi_connection
+        if self.engine.dialect.name == "postgresql":
+            connection.autocommit = True  # type: ignore[union-attr]
+        with self._lock:
+            self._open.append(connection)
+        self._local.held = (os.getpid(), connection)
+        return connection
+
+    def _discard(self) -> None:
+        held = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None and held[0] == os.getpid():
+            with self._lock:
+                if held[1] in self._open:
+                    self._open.remove(held[1])
+            with contextlib.suppress(Exception):
+                held[1].close()
+
+    def read(self, compiled: _Compiled, params: dict[str, Any]) -> Any:
+        if self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database in (None, "", ":memory:"):
+            return self._read_pooled(compiled, params)  # each connection would be a database of its own
+        for attempt in (1, 2):
+            try:
+                cursor = self._connection().cursor()
+                try:
+                    cursor.execute(compiled.sql, compiled.params(params))
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()
+            except self.engine.dialect.loaded_dbapi.Error:
+                self._discard()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _read_pooled(self, compiled: _Compiled, params: dict[str, Any]) -> Any:
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(compiled.sql, compiled.params(params))
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+
+    def close_all(self, *_args: Any) -> None:
+        with self._lock:
+            connections, self._open = self._open, []
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.close()
+        self._local = threading.local()
+
+
+# One per engine (engines are one per app), held so that id(engine) cannot be reused.
+_READERS: dict[int, _Reader] = {}
+_READERS_LOCK = threading.Lock()
 
 
 def read_row(statement: Select[Any], **params: Any) -> tuple[Any, ...] | None:
-    """The first row of a small read-only SELECT, outside the ORM session: a pooled connection,
-    the statement's SQL compiled once, one round trip.
+    """The first row of a small read-only SELECT, outside the ORM session: the statement's SQL
+    compiled once, one round trip on a connection kept for these reads (see `_Reader`).
 
     For the hottest reads only (the campaign page's version check): the session's set-up,
-    BEGIN and ROLLBACK cost several times the query itself. Every parameter of the statement
-    must be a named `bindparam` given here, of a type the driver takes as it is (strings and
-    numbers; write other constants into the SQL). It sees what is committed at the moment it
-    runs, never the session's uncommitted changes.
+    BEGIN and ROLLBACK cost several times the query itself. `statement` must be a module-level
+    constant; every parameter of it a named `bindparam` given here, of a type the driver takes
+    as it is (strings and numbers; write other constants into the SQL). It sees what is
+    committed at the moment it runs, never the session's uncommitted changes.
     """
     from app.extensions import db
 
     engine: Engine = db.engine
-    key = (id(statement), id(engine))
-    compiled = _COMPILED.get(key)
+    reader = _READERS.get(id(engine))
+    if reader is None:
+        with _READERS_LOCK:
+            reader = _READERS.get(id(engine)) or _READERS.setdefault(id(engine), _Reader(engine))
+    compiled = reader.compiled.get(id(statement))
     if compiled is None:
-        compiled = _COMPILED[key] = _Compiled(statement, engine)
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(compiled.sql, compiled.params(params))
-            raw = cursor.fetchone()
-        finally:
-            cursor.close()
-    finally:
-        # Back to the pool, which rolls back whatever the driver began.
-        connection.close()
+        compiled = reader.compiled[id(statement)] = _Compiled(statement, engine)
+    raw = reader.read(compiled, params)
     return None if raw is None else compiled.row(raw)

@@ -7,15 +7,15 @@ use it.
 
 from __future__ import annotations
 
-import functools
 import secrets
-from collections.abc import Callable
-from functools import wraps
+from collections.abc import Callable, Mapping
+from functools import lru_cache, wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, request
 from flask_login import current_user
+from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.models import Role
@@ -95,9 +95,14 @@ def safe_next(target: str | None, default: str) -> str:
     return target if target is not None and is_safe_next(target) else default
 
 
+def new_nonce() -> str:
+    return secrets.token_urlsafe(18)
+
+
 def csp_nonce() -> str:
+    """This request's CSP nonce (made on first use)."""
     if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
+        g.csp_nonce = new_nonce()
     return str(g.csp_nonce)
 
 
@@ -111,7 +116,7 @@ _FIXED_HEADERS = (
 )
 
 
-@functools.lru_cache(maxsize=8)
+@lru_cache(maxsize=8)
 def _policy(stripe_js: str, stripe_api: str) -> tuple[str, str]:
     """The Content-Security-Policy before and after its nonce, built once per pair of Stripe origins."""
     policy = {
@@ -131,6 +136,12 @@ def _policy(stripe_js: str, stripe_api: str) -> tuple[str, str]:
     return before, after
 
 
+def may_carry_login(cookies: Mapping[str, str], config: Mapping[str, Any]) -> bool:
+    """Whether a request with these cookies could have a signed-in user or a session at all: only
+    with the session cookie or the remember-me cookie (Flask-Login has no other way in here)."""
+    return config["SESSION_COOKIE_NAME"] in cookies or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies
+
+
 def is_signed_in() -> bool:
     """Whether someone is signed in, as `current_user.is_authenticated` says.
 
@@ -138,33 +149,31 @@ def is_signed_in() -> bool:
     nobody signed in (login_user keeps the user in `g._login_user`), cannot have a signed-in
     user, so it is answered without asking Flask-Login to load one (most anonymous page views).
     """
-    if "_login_user" not in g:
-        config = current_app.config
-        cookies = request.cookies
-        if config["SESSION_COOKIE_NAME"] not in cookies and (
-            config.get("REMEMBER_COOKIE_NAME", "remember_token") not in cookies
-        ):
-            return False
+    if "_login_user" not in g and not may_carry_login(request.cookies, current_app.config):
+        return False
     return bool(current_user.is_authenticated)
 
 
-def set_security_headers(response: Response) -> Response:
-    config = current_app.config
-    headers = response.headers
+def add_security_headers(headers: Headers, config: Mapping[str, Any], nonce: str, *, signed_in: bool) -> None:
+    """The headers every response carries; any the view set itself are kept."""
     present = {name.lower() for name, _value in headers}
     if "content-security-policy" not in present:
         before, after = _policy(
             config.get("STRIPE_JS_ORIGIN", "https://js.stripe.com"),
             config.get("STRIPE_API_ORIGIN", "https://api.stripe.com"),
         )
-        headers["Content-Security-Policy"] = before + csp_nonce() + after
+        headers["Content-Security-Policy"] = before + nonce + after
     for name, value in _FIXED_HEADERS:
         if name.lower() not in present:
             headers[name] = value
     if config.get("HSTS") and "strict-transport-security" not in present:
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if is_signed_in():
+    if signed_in:
         headers["Cache-Control"] = "no-store"
+
+
+def set_security_headers(response: Response) -> Response:
+    add_security_headers(response.headers, current_app.config, csp_nonce(), signed_in=is_signed_in())
     return response
 
 

@@ -4,7 +4,7 @@ from flask import abort, jsonify
 from werkzeug.wrappers import Response
 
 from app.api import bp
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import Campaign
 from app.public import cache
 from app.security import public
@@ -19,6 +19,7 @@ def campaign_list() -> Response:
 
 @bp.get("/campaigns/<slug>")
 @public
+@limiter.exempt  # served from the cache, often without Flask at all (see public.cache.FastPath)
 def campaign(slug: str) -> Response:
     stamp = campaigns.stamp(slug)
     if stamp is None:

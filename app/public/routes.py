@@ -4,7 +4,7 @@ from flask import abort, jsonify, redirect, render_template, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from app.extensions import db
+from app.extensions import db, limiter
 from app.models import Campaign
 from app.public import bp, cache
 from app.security import public
@@ -28,6 +28,7 @@ def campaign_list() -> str:
 
 @bp.get("/campaigns/<slug>")
 @public
+@limiter.exempt  # served from the cache, often without Flask at all (see public.cache.FastPath)
 def campaign(slug: str) -> Response | str:
     stamp = campaigns.stamp(slug)
     if stamp is None:

@@ -160,6 +160,10 @@ class Stamp:
     row: tuple[Any, ...]
     content: tuple[Any, ...]
 
+    @property
+    def totals_version(self) -> int:
+        return int(self.row[3])
+
 
 def _newest_and_count(model: Any, *where: Any) -> list[Any]:
     conditions = (model.campaign_id == Campaign.id, *where)

@@ -15,16 +15,16 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask, template_rendered
+from flask import Flask, request, request_started, template_rendered
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from app import create_app
+from app import create_app, database
 from app.extensions import db
 from app.models import Campaign, CampaignStatus, ImpactMetric, Payment, PledgerKind, PledgeStatus, Role, utcnow
 from app.money import Money
 from app.public import cache
-from app.services import impact, lifecycle, matching, payments
+from app.services import campaigns, impact, lifecycle, matching, payments
 from tests.factories import (
     PASSWORD,
     CampaignFactory,
@@ -334,6 +334,101 @@ def test_a_campaign_taken_out_of_public_view_stops_being_served(visitor: Visitor
     db.session.commit()
     assert visitor.client.get(f"/campaigns/{visitor.slug}").status_code == 404
     assert visitor.client.get(f"/api/v1/campaigns/{visitor.slug}").status_code == 404
+
+
+@contextmanager
+def flask_requests(app: Flask) -> Iterator[list[str]]:
+    """The paths of the requests Flask itself handled inside the block."""
+    paths: list[str] = []
+
+    def record(sender: Flask, **extra: Any) -> None:
+        paths.append(request.path)
+
+    request_started.connect(record, app)
+    try:
+        yield paths
+    finally:
+        request_started.disconnect(record, app)
+
+
+def without_nonce(text: str) -> str:
+    return re.sub(r"nonce(=\"|-)[A-Za-z0-9_-]+", "nonce", text)
+
+
+def test_a_cookieless_repeat_visit_is_answered_before_flask_exactly_as_flask_would(
+    app: Flask, client: FlaskClient, campaign: Campaign
+) -> None:
+    make_pledge(campaign, pounds="30")
+    page_url, api_url = f"/campaigns/{campaign.slug}", f"/api/v1/campaigns/{campaign.slug}"
+    client.get(page_url), client.get(api_url)  # rendered and cached by Flask
+    # A visitor whose session cookie (from the sign-in form) sends every request through Flask.
+    with_session = app.test_client()
+    with_session.get("/account/sign-in")
+    assert with_session.get_cookie("pledgeline_session") is not None
+
+    with flask_requests(app) as handled:
+        fast_page, fast_api, fast_head = client.get(page_url), client.get(api_url), client.head(page_url)
+        not_modified = client.get(api_url, headers={"If-None-Match": fast_api.headers["ETag"]})
+    assert handled == [], "a cached copy for a cookie-less visitor went through Flask"
+    with flask_requests(app) as handled:
+        slow_page, slow_api = with_session.get(page_url), with_session.get(api_url)
+    assert handled == [page_url, api_url]
+
+    for fast, slow in ((fast_page, slow_page), (fast_api, slow_api), (fast_head, slow_page)):
+        assert fast.status_code == slow.status_code == 200
+        fast_headers = {k: without_nonce(v) for k, v in fast.headers.items() if k != "Vary"}
+        slow_headers = {k: without_nonce(v) for k, v in slow.headers.items() if k != "Vary"}
+        assert fast_headers == slow_headers
+    assert without_nonce(fast_page.get_data(as_text=True)) == without_nonce(slow_page.get_data(as_text=True))
+    assert nonces_in_page(fast_page.get_data(as_text=True)) == {nonce_in_header(fast_page)}
+    assert fast_api.get_data() == slow_api.get_data()
+    assert fast_head.get_data() == b""
+    assert not_modified.status_code == 304
+    assert fast_page.headers["Vary"] == "Cookie"
+
+
+def test_a_campaign_not_cached_or_not_found_goes_to_flask(app: Flask, client: FlaskClient) -> None:
+    campaign = CampaignFactory()
+    with flask_requests(app) as handled:
+        assert client.get("/campaigns/no-such-campaign").status_code == 404
+        assert client.get("/api/v1/campaigns/no-such-campaign").get_json()["error"] == "Page not found"
+        assert client.get(f"/campaigns/{campaign.slug}").status_code == 200
+    assert handled == [
+        "/campaigns/no-such-campaign",
+        "/api/v1/campaigns/no-such-campaign",
+        f"/campaigns/{campaign.slug}",
+    ]
+
+
+def test_the_version_check_survives_its_connection_going_away(
+    visitor: Visitor, campaign: Campaign, is_postgres: bool
+) -> None:
+    """The stamp is read on a connection kept outside the pool and never pinged; a server
+    restart (PostgreSQL) or a closed connection costs one retry, not an error page."""
+    visitor.both()
+    if is_postgres:
+        db.session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        db.session.commit()
+    else:
+        reader = database._READERS[id(db.engine)]
+        for connection in list(reader._open):
+            connection.close()
+    make_pledge(campaign, pounds="8")
+
+    stamp = campaigns.stamp(campaign.slug)
+    assert stamp is not None and stamp.totals_version == fresh_version(campaign)
+    html, data = visitor.both()
+    assert figure(html, "pledged") == "£8.00" and data["pledged_pence"] == 800
+
+
+def fresh_version(campaign: Campaign) -> int:
+    db.session.refresh(campaign)
+    return campaign.totals_version
 
 
 def test_the_cached_copies_are_shared_through_redis_when_it_is_set(
