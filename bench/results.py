@@ -1,5 +1,10 @@
 """The benchmark's arithmetic and its report: medians, ratios, the design's targets, the JSON
-file and the markdown table. Pure functions of the measurements, so the tests can check them."""
+file and the markdown table. Pure functions of the measurements, so the tests can check them.
+
+A ratio is the median of the ratios of paired samples (A and B measured in the same round, one
+after the other), so that load from elsewhere on the machine, which changes from one round to the
+next, cancels out as far as it can.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +57,18 @@ def median(samples: Sequence[float]) -> float:
 def ratio(numerator: float, denominator: float) -> float:
     """numerator / denominator; NaN when the denominator is zero (nothing to compare with)."""
     return numerator / denominator if denominator else math.nan
+
+
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of the ratios of samples taken side by side (A and B in the same round), or the
+    ratio of the medians when the samples are not in pairs.
+
+    Pairs taken seconds apart share whatever else the machine was doing at the time, so their
+    ratios vary less than the samples themselves.
+    """
+    if numerators and len(numerators) == len(denominators):
+        return median([ratio(a, b) for a, b in zip(numerators, denominators, strict=True)])
+    return ratio(median(numerators), median(denominators))
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,7 @@ class Results:
         a, b = self.get(name, backend, size), self.get(baseline, backend, size)
         if a is None or b is None:
             return None
-        return Ratio(name, backend, size, name, baseline, ratio(a.median, b.median))
+        return Ratio(name, backend, size, name, baseline, paired_ratio(a.samples, b.samples))
 
     def ratios(self) -> list[Ratio]:
         found = []

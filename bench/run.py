@@ -58,7 +58,7 @@ class Settings:
     connections: int = 4
 
 
-FULL = Settings(sizes=(1_000, 1_000_000), seconds=4, rounds=5, warmup=2, repeat=30, report_repeat=5)
+FULL = Settings(sizes=(1_000, 1_000_000), seconds=3, rounds=5, warmup=2, repeat=30, report_repeat=5)
 QUICK = Settings(sizes=(1_000, 20_000), seconds=1, rounds=3, warmup=0, repeat=10, report_repeat=2)
 
 
