@@ -29,6 +29,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -98,21 +99,24 @@ class Memory:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
     def __len__(self) -> int:
         return len(self._items)
 
 
 class Shared:
-    """Copies in Redis, shared by every worker and instance; connects on first use."""
+    """Copies in Redis, shared by every worker and instance; connects on first use.
+
+    Redis failing is a miss, never an error; after a failure it is left alone for a while, so
+    an unreachable Redis does not cost a connection timeout on every miss.
+    """
+
+    RETRY_AFTER_SECONDS = 30.0
 
     def __init__(self, url: str) -> None:
         self.url = url
         self._client: Any = None
         self._prefix: str | None = None
+        self._paused_until = 0.0
 
     def _redis(self) -> Any:
         if self._client is None:
@@ -127,23 +131,29 @@ class Shared:
             self._prefix = f"pledgeline:campaign:{code_version()}:"
         return self._prefix + hashlib.sha256(repr(key).encode()).hexdigest()
 
-    def get(self, key: Hashable) -> Entry | None:
+    def _call(self, what: str, command: Callable[[Any], Any]) -> Any:
         from redis import RedisError
 
-        try:
-            data = self._redis().get(self._name(key))
-        except (RedisError, OSError) as error:  # a cache that is down is a cache miss
-            logger.warning("campaign cache: Redis unavailable, rendering instead (%s)", error)
+        if time.monotonic() < self._paused_until:
             return None
+        try:
+            return command(self._redis())
+        except (RedisError, OSError) as error:
+            self._paused_until = time.monotonic() + self.RETRY_AFTER_SECONDS
+            logger.warning(
+                "campaign cache: Redis failed to %s (%s); rendering without it for %.0f s",
+                what,
+                error,
+                self.RETRY_AFTER_SECONDS,
+            )
+            return None
+
+    def get(self, key: Hashable) -> Entry | None:
+        data = self._call("read", lambda client: client.get(self._name(key)))
         return Entry.decode(data) if data else None
 
     def put(self, key: Hashable, entry: Entry) -> None:
-        from redis import RedisError
-
-        try:
-            self._redis().set(self._name(key), entry.encode(), ex=REDIS_TTL_SECONDS)
-        except (RedisError, OSError) as error:
-            logger.warning("campaign cache: could not store in Redis (%s)", error)
+        self._call("store", lambda client: client.set(self._name(key), entry.encode(), ex=REDIS_TTL_SECONDS))
 
 
 @functools.cache
@@ -175,10 +185,6 @@ class CampaignCache:
         self.memory.put(key, entry)
         if self.shared is not None:
             self.shared.put(key, entry)
-
-    def clear(self) -> None:
-        """Forget this worker's copies (tests; Redis copies expire by themselves)."""
-        self.memory.clear()
 
 
 def init_app(app: Flask) -> None:

@@ -458,13 +458,17 @@ def test_the_cached_copies_are_shared_through_redis_when_it_is_set(
         assert figure(html, "pledged") == "£20.00" and data["pledged_pence"] == 2000
 
 
-def test_redis_being_down_only_means_rendering_again(database_url: str, campaign: Campaign) -> None:
+def test_redis_being_down_only_means_rendering_again(
+    database_url: str, campaign: Campaign, caplog: pytest.LogCaptureFixture
+) -> None:
     with other_instances(database_url, 1, REDIS_URL="redis://127.0.0.1:1/0") as (down,):
         visitor = Visitor(down.test_client(), campaign)
         with down.app_context():
             html, data = visitor.both()
             assert figure(html, "target") == "£10,000.00" and data["target_pence"] == 10_000_00
             assert len(cache.store().memory) == 2
+    # Two reads and two stores missed Redis; after the first failure it was left alone.
+    assert len([r for r in caplog.records if "Redis failed" in r.getMessage()]) == 1
 
 
 @contextmanager
