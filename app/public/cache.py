@@ -1,10 +1,11 @@
 """The public campaign page and the campaign API, served from a cache keyed by what they show.
 
-Every request still reads the campaign's stamp (`campaigns.stamp`: one small query on a pooled
-connection), and the cached copy is looked up under a key made from it, so whatever any process
-or instance committed shows on the very next request; only the rendering is saved. A new pledge,
-payment, refund, release or offer moves `totals_version`; a new story, update or impact figure
-moves the stamp's content part; the days left and whether pledges are open are in the key too.
+Every request still reads the campaign's stamp (`campaigns.stamp`: one small query, on a
+connection kept for it), and the cached copy is looked up under a key made from it, so whatever
+any process or instance committed shows on the very next request; only the rendering is saved.
+A new pledge, payment, refund, release or offer moves `totals_version`; a new story, update or
+impact figure moves the stamp's content part; the days left and whether pledges are open are
+in the key too.
 
 A copy is filed under the stamp read in the same transaction as the rendering, so it is never
 filed under a newer version than the one it shows (at worst a request gets a copy newer than the
@@ -14,11 +15,14 @@ Only anonymous visitors with no message waiting get the cached page: it is the p
 sees. Signed-in users (whose header names their areas) get it rendered as before. The page is
 rendered with a random placeholder where the CSP nonce goes, and each response gets its own
 nonce put in its place, so the nonce in the page always equals the one in that response's
-Content-Security-Policy header.
+Content-Security-Policy header. For the same reason the page has no ETag: a 304 would pair the
+browser's stored page (its old nonce) with the new header's nonce. The API, which has no
+nonce, has one.
 
 Copies live in each worker's memory (a small LRU) and, when REDIS_URL is set, in Redis too, so
 one render serves every worker and instance. Redis is only asked on a miss in memory, and a
-Redis failure is a miss, never an error page.
+Redis failure is a miss, never an error page. `FastPath` answers cookie-less visitors from the
+cache before Flask sees the request; the views answer everyone else and fill the cache.
 """
 
 from __future__ import annotations
