@@ -46,6 +46,8 @@ MEMORY = {
     "worker_rss": ("web worker, RSS after the runs (VmRSS)", "MB", None),
 }
 KINDS = {**HTTP, **IN_PROCESS, **MEMORY}
+# How a baseline is named in "(× …)".
+BASELINE_LABELS = {"bare": "bare route", "dashboard_raw": "raw SQL", "report_pdf": "WeasyPrint alone"}
 
 
 def median(samples: Sequence[float]) -> float:
@@ -319,7 +321,7 @@ def markdown(results: Results) -> str:
                 cell = f"{r.value:.2f}× ({cell})"
             cells.append(cell)
         if any(cell != "–" for cell in cells):
-            suffix = f" (× {KINDS[baseline][0]})" if baseline else ""
+            suffix = f" (× {BASELINE_LABELS.get(baseline, baseline)})" if baseline else ""
             lines.append(f"| {label}{suffix} | " + " | ".join(cells) + " |")
     lines += ["", "| target | database | measured | |", "|---|---|---|---|"]
     for target in results.targets():
@@ -345,3 +347,16 @@ def load(document: Mapping[str, Any]) -> Results:
         Measurement(m["name"], m["backend"], m["size"], list(m["samples"]), m.get("unit", ""), m.get("detail", {}))
         for m in document["measurements"]
     )
+
+
+def main() -> None:
+    """Print the table of a results file again: python -m bench.results bench/results/latest.json"""
+    import sys
+
+    document = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    print(f"{document.get('date', '')[:10]}, {document.get('machine', {}).get('description', '')}\n")
+    print(markdown(load(document)))
+
+
+if __name__ == "__main__":
+    main()

@@ -115,6 +115,6 @@ def test_the_table_shows_each_measurement_with_its_ratio_and_each_target() -> No
     table = results.markdown(_run())
 
     assert "| measurement | SQLite 1k | SQLite 1M |" in table
-    assert "| campaign page (× bare Flask route) | 0.50× (1,500/s) | 0.40× (1,200/s) |" in table
+    assert "| campaign page (× bare route) | 0.50× (1,500/s) | 0.40× (1,200/s) |" in table
     assert "| pledge table, first page | 2.0 ms | 4.0 ms |" in table
     assert "| Campaign page ≥ 0.5× the bare route at 1M | SQLite | 0.40× | missed by 0.10× |" in table
