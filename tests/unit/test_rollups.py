@@ -116,28 +116,13 @@ def test_a_refund_through_the_treasurer_flow_moves_the_day_it_was_collected() ->
 
 
 def _work(read: Callable[[], object]) -> int:
-    """How much work the database does for `read`, in a unit that does not depend on the clock.
+    """How much work the database does for the statements `read` runs, in a unit that does not
+    depend on the clock. Each statement is captured as it runs, then run again by itself:
 
-    SQLite: virtual-machine instructions executed (counted by a progress handler).
-    PostgreSQL: rows its plans read from the pledge and payment tables (EXPLAIN ANALYZE of each
-    statement `read` ran).
+    SQLite: virtual-machine instructions executed (counted by a progress handler on a connection
+    of the test's own, so nothing else that runs meanwhile is counted).
+    PostgreSQL: rows its plans read from the pledge and payment tables (EXPLAIN ANALYZE).
     """
-    connection = db.session.connection()
-    if connection.dialect.name == "sqlite":
-        raw = connection.connection.dbapi_connection
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        raw.set_progress_handler(count, 1)
-        try:
-            read()
-        finally:
-            raw.set_progress_handler(None, 0)
-        return steps[0]
-
     seen: list[tuple[str, Any]] = []
 
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
@@ -148,6 +133,30 @@ def _work(read: Callable[[], object]) -> int:
         read()
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+    db.session.commit()  # what `read` saw is committed: the replay sees the same rows
+    queries = [(sql, parameters) for sql, parameters in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert queries, "nothing was read"
+
+    if db.engine.dialect.name == "sqlite":
+        raw = db.engine.raw_connection()
+        try:
+            connection = raw.dbapi_connection
+            assert connection is not None
+            steps = [0]
+
+            def count() -> int:
+                steps[0] += 1
+                return 0
+
+            connection.set_progress_handler(count, 1)
+            try:
+                for sql, parameters in queries:
+                    connection.execute(sql, parameters).fetchall()
+            finally:
+                connection.set_progress_handler(None, 0)
+        finally:
+            raw.close()
+        return steps[0]
 
     def rows_read(node: dict[str, Any]) -> int:
         own = 0
@@ -155,10 +164,12 @@ def _work(read: Callable[[], object]) -> int:
             own = int(node.get("Actual Rows", 0)) * int(node.get("Actual Loops", 1))
         return own + sum(rows_read(child) for child in node.get("Plans", []))
 
+    connection = db.session.connection()
     total = 0
-    for statement, parameters in seen:
-        plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).scalar_one()
+    for sql, parameters in queries:
+        plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, parameters).scalar_one()
         total += rows_read(plan[0]["Plan"])
+    db.session.rollback()
     return total
 
 
@@ -196,8 +207,9 @@ def test_the_overview_charts_and_report_do_the_same_work_for_ten_times_the_pledg
     large = _work(overview_and_charts), _work(from_the_ledger), _work(report_figures)
     assert dashboard.overview(campaign).pledge_count == 4_002
 
-    # The measure can see growth: recomputing from the ledger reads every pledge.
-    assert large[1] > 5 * small[1], (small, large)
+    # The measure can see growth: recomputing from the ledger reads every one of the 4,002 pledges
+    # (on PostgreSQL a plan may read them more than once, so only a lower bound is fair).
+    assert large[1] >= 4_002 and large[1] > 2 * small[1], (small, large)
     # The overview and its charts read the roll-ups: the same work at 402 and 4,002 pledges.
     assert large[0] <= small[0] * 1.05, (small, large)
     # So does everything the impact report shows (a sponsor's copy, with its match figures).
