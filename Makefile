@@ -79,7 +79,7 @@ lock: $(STAMP_PY) ## Re-pin Python dependencies from requirements*.in
 	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 bench: install ## Measure speed and memory against DESIGN.md's targets, as ratios (QUICK=1: small and short)
-	$(BIN)/python -m bench.run $(if $(QUICK),--quick)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean: ## Remove built assets and caches (keeps the database)
 	rm -rf app/static/dist app/static/govuk app/static/fonts .pytest_cache .mypy_cache .ruff_cache
