@@ -204,14 +204,13 @@ def generate(plan: Plan, ids: _Ids, counts: Counts) -> Iterator[dict[str, list[t
     rng = random.Random(plan.seed * 1_000_003 + plan.size)
     start = plan.now - timedelta(days=DAYS)
     span = (DAYS * 86_400 - 3_600) / max(plan.size, 1)
-    today = plan.now.date()
     council_step = max(25, plan.size // COUNCIL_PLEDGES)
     batch: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
     for n in range(plan.size):
         pledge_id = ids.next("pledge")
         created = start + timedelta(seconds=n * span + rng.random() * min(span, 60))
         if n % council_step == council_step // 2:
-            rows = _council_pledge(rng, plan, ids, pledge_id, n // council_step, created, today)
+            rows = _council_pledge(rng, plan, ids, pledge_id, n // council_step, created)
         else:
             rows = _individual_pledge(rng, plan, ids, pledge_id, n, created)
         for table, table_rows in rows.items():
@@ -362,7 +361,7 @@ def _payment(
 
 
 def _council_pledge(
-    rng: random.Random, plan: Plan, ids: _Ids, pledge_id: int, index: int, created: datetime, today: date
+    rng: random.Random, plan: Plan, ids: _Ids, pledge_id: int, index: int, created: datetime
 ) -> dict[str, list[tuple[Any, ...]]]:
     which = index % len(plan.council_ids)
     council_id, council_name = plan.council_ids[which], plan.council_names[which]

@@ -13,7 +13,8 @@ For each database (SQLite; PostgreSQL when reachable) and each dataset size it:
      to the bare route;
   4. reads each app worker's peak and current RSS after the runs.
 Then it writes bench/results/latest.json and prints a markdown table, with each target met or
-missed and by how much. Timings are medians of the rounds; ratios are ratios of medians.
+missed and by how much. Figures are medians of the rounds; a ratio is the median of the ratios
+of pairs measured side by side (bench/results.py).
 
 Environment: BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres), the
 server on which scratch databases are created.
@@ -116,13 +117,13 @@ def machine(versions: Mapping[str, str]) -> dict[str, Any]:
 # --- HTTP ------------------------------------------------------------------------------------
 
 
-def fetch(url: str, *, method: str = "GET", body: str | None = None, headers: Mapping[str, str] = {}) -> int:
+def fetch(url: str, *, method: str = "GET", body: str | None = None, headers: Mapping[str, str] | None = None) -> int:
     """One request, redirects NOT followed (a redirect to sign-in must not pass for a page)."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request(method, path, body=body, headers=dict(headers))
+        connection.request(method, path, body=body, headers=dict(headers or {}))
         response = connection.getresponse()
         response.read()
         return response.status
@@ -131,24 +132,24 @@ def fetch(url: str, *, method: str = "GET", body: str | None = None, headers: Ma
 
 
 @dataclass(frozen=True)
-class Target:
+class Load:
     name: str
     url: str
     headers: tuple[str, ...] = ()
     webhook: str = ""  # "distinct" or "duplicate"
 
 
-def targets(app: server.Server, bare: server.Server, cookie: str) -> list[Target]:
+def loads(app: server.Server, bare: server.Server, cookie: str) -> list[Load]:
     treasurer = (f"Cookie: {cookie}", f"User-Agent: {USER_AGENT}")
     pledges = app.url(f"/treasurer/campaigns/{CAMPAIGN_SLUG}/pledges")
     return [
-        Target("bare", bare.url("/")),
-        Target("campaign_page", app.url(f"/campaigns/{CAMPAIGN_SLUG}")),
-        Target("campaign_api", app.url(f"/api/v1/campaigns/{CAMPAIGN_SLUG}")),
-        Target("treasurer_pledges", pledges, treasurer),
-        Target("treasurer_pledges_filtered", f"{pledges}?status=committed", treasurer),
-        Target("webhook_distinct", app.url("/webhooks/stripe"), webhook="distinct"),
-        Target("webhook_duplicate", app.url("/webhooks/stripe"), webhook="duplicate"),
+        Load("bare", bare.url("/")),
+        Load("campaign_page", app.url(f"/campaigns/{CAMPAIGN_SLUG}")),
+        Load("campaign_api", app.url(f"/api/v1/campaigns/{CAMPAIGN_SLUG}")),
+        Load("treasurer_pledges", pledges, treasurer),
+        Load("treasurer_pledges_filtered", f"{pledges}?status=committed", treasurer),
+        Load("webhook_distinct", app.url("/webhooks/stripe"), webhook="distinct"),
+        Load("webhook_duplicate", app.url("/webhooks/stripe"), webhook="duplicate"),
     ]
 
 
@@ -163,7 +164,7 @@ class Driver:
         self.run_id = secrets.token_hex(3)
         self.files = 0
 
-    def check(self, target: Target) -> None:
+    def check(self, target: Load) -> None:
         """One request first: it must answer 200 (so wrk's numbers are of the real page)."""
         if target.webhook:
             path = self._events(target, count=1)
@@ -174,7 +175,7 @@ class Driver:
         if status != 200:
             raise RuntimeError(f"{target.name}: {target.url} answered {status}, not 200")
 
-    def _events(self, target: Target, count: int) -> Path:
+    def _events(self, target: Load, count: int) -> Path:
         self.files += 1
         path = self.scratch / f"events-{self.files}.txt"
         if target.webhook == "duplicate":
@@ -184,7 +185,7 @@ class Driver:
             events.write(path, self.secret, prefix=f"{self.run_id}n{self.files}", count=count)
         return path
 
-    def run(self, target: Target, seconds: float) -> wrk.Result:
+    def run(self, target: Load, seconds: float) -> wrk.Result:
         script, script_args = None, ()
         if target.webhook:
             # Enough distinct events for this run even at the bare route's rate, with room to spare.
@@ -205,7 +206,7 @@ class Driver:
         return result
 
 
-def drive_http(driver: Driver, plan: list[Target], settings: Settings) -> dict[str, list[wrk.Result]]:
+def drive_http(driver: Driver, plan: list[Load], settings: Settings) -> dict[str, list[wrk.Result]]:
     for target in plan:
         driver.check(target)
     if settings.warmup:
@@ -303,7 +304,7 @@ def measure_dataset(
     )
     try:
         driver = Driver(settings, webhook_secret, scratch)
-        runs = drive_http(driver, targets(app, bare, inproc["treasurer_cookie"]), settings)
+        runs = drive_http(driver, loads(app, bare, inproc["treasurer_cookie"]), settings)
         memory = app.memory()
     finally:
         app.stop()
@@ -331,8 +332,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=int, nargs="+", help="dataset sizes (pledges)")
     parser.add_argument("--seconds", type=float, help="length of one wrk run")
     parser.add_argument("--rounds", type=int, help="how many times each HTTP target takes its turn")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--out", type=Path, help="results file (default bench/results/latest.json; quick.json with --quick)"
+    )
+    args = parser.parse_args(argv)
+    args.out = args.out or RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

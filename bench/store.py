@@ -139,6 +139,8 @@ class PostgresStore:
         for stale in existing:
             if stale.startswith(f"pledgeline_bench_{self.backend}_{size}_v") and stale != name:
                 self._drop(stale)
+        for stale_info in self.data_dir.glob(f"{self.backend}_{size}_v*.json"):
+            stale_info.unlink()
         part = f"{name}_part"
         self._drop(part)
         with self._admin() as conn:
