@@ -709,16 +709,19 @@ def build(url: str, size: int, *, progress: Callable[[str], None] | None = None)
     """Migrate the (empty) database at `url` and load a dataset of `size` pledges into it."""
     import tempfile
 
+    from app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="pledgeline-bench-build-") as scratch:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_OUTBOX_DIR": scratch, "REPORT_CACHE_DIR": scratch})
+        return _build(app, size, progress)
+
+
+def _build(app: Any, size: int, progress: Callable[[str], None] | None) -> Info:
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from app import create_app
     from app.extensions import db
 
-    scratch = Path(tempfile.mkdtemp(prefix="pledgeline-bench-build-"))
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "MAIL_OUTBOX_DIR": str(scratch), "REPORT_CACHE_DIR": str(scratch)}
-    )
     with app.app_context():
         upgrade(directory=str(MIGRATIONS))
         info = load(size, progress=progress)

@@ -168,20 +168,26 @@ def treasurer_cookie(app: Any, secret_key: str) -> str:
 
 
 def measure(url: str, *, repeat: int, report_repeat: int, secret_key: str | None = None) -> dict[str, Any]:
+    from app import create_app
+
+    with tempfile.TemporaryDirectory(prefix="pledgeline-bench-") as folder:
+        scratch = Path(folder)
+        app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": url,
+                "REPORT_CACHE_DIR": str(scratch / "reports"),
+                "MAIL_OUTBOX_DIR": str(scratch / "outbox"),
+            }
+        )
+        return _measure(app, url, repeat=repeat, report_repeat=report_repeat, secret_key=secret_key)
+
+
+def _measure(app: Any, url: str, *, repeat: int, report_repeat: int, secret_key: str | None) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from app import create_app
     from app.extensions import db
     from app.models import Campaign
 
-    scratch = Path(tempfile.mkdtemp(prefix="pledgeline-bench-"))
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "REPORT_CACHE_DIR": str(scratch / "reports"),
-            "MAIL_OUTBOX_DIR": str(scratch / "outbox"),
-        }
-    )
     with app.app_context():
         campaign_id = db.session.scalar(select(Campaign.id).where(Campaign.slug == CAMPAIGN_SLUG))
         if campaign_id is None:

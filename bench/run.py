@@ -45,6 +45,7 @@ from bench.dataset import CAMPAIGN_SLUG, DATASET_VERSION, ROOT
 from bench.inprocess import USER_AGENT
 
 RESULTS_DIR = ROOT / "bench" / "results"
+LOG_DIR = store.DATA_DIR / "logs"  # the servers' logs from the latest run, and the builds'
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ def measure_dataset(
         f"app_{backend}_{size}",
         "wsgi:app",
         server_env(url, secret_key, webhook_secret),
-        scratch / "logs",
+        LOG_DIR,
         ready_path="/healthz",
     )
     try:
@@ -373,10 +374,11 @@ def main(argv: list[str] | None = None) -> int:
 
     secret_key = secrets.token_urlsafe(48)
     webhook_secret = "whsec_" + secrets.token_hex(24)
-    scratch = Path(tempfile.mkdtemp(prefix="pledgeline-bench-"))
     measured = results.Results()
     datasets: list[dict[str, Any]] = []
-    bare = server.start("bare", "bench.bare:app", server_env("", secret_key, webhook_secret), scratch / "logs")
+    events_dir = tempfile.TemporaryDirectory(prefix="pledgeline-bench-")
+    scratch = Path(events_dir.name)
+    bare = server.start("bare", "bench.bare:app", server_env("", secret_key, webhook_secret), LOG_DIR)
     try:
         for kept in stores:
             for size in settings.sizes:
@@ -397,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                     kept.drop(url)
     finally:
         bare.stop()
+        events_dir.cleanup()
 
     now = datetime.now(UTC)
     document = results.write(

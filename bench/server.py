@@ -1,7 +1,7 @@
 """gunicorn servers for the benchmark: the real app and the bare route, set up the same way.
 
 Both run as `gunicorn --workers 2 --worker-class sync --bind 127.0.0.1:<port>`, each in its own
-process group, with their logs in the scratch folder.
+process group, each writing its log to a file of its own (bench/.data/logs).
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def start(
         "warning",
         app,
     ]
-    with log.open("ab") as output:
+    with log.open("wb") as output:
         process = subprocess.Popen(
             args, cwd=ROOT, env=dict(env), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
