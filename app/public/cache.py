@@ -244,7 +244,8 @@ def _api_response(entry: Entry, key: tuple[Hashable, ...], environ: WSGIEnvironm
     response = Response(entry.body, mimetype="application/json")
     response.set_etag(etag_for(key))
     response.headers["Cache-Control"] = "no-cache"
-    return response.make_conditional(environ)
+    # Only a request holding an ETag can be answered 304 (there is no Last-Modified).
+    return response.make_conditional(environ) if environ.get("HTTP_IF_NONE_MATCH") else response
 
 
 Render = Callable[[], "tuple[campaigns.Stamp, str]"]
