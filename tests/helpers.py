@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask, g, has_app_context, url_for
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
@@ -235,3 +236,61 @@ def empty_database() -> None:
         for name in tables:
             db.session.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - table names from our metadata
     db.session.commit()
+
+
+def database_work(read: Callable[[], object]) -> int:
+    """How much work the database does for the statements `read` runs, in a unit that does not
+    depend on the clock. Each statement is captured as it runs, then run again by itself:
+
+    SQLite: virtual-machine instructions executed (counted by a progress handler on a connection
+    of the test's own, so nothing else that runs meanwhile is counted).
+    PostgreSQL: rows its plans read from the pledge and payment tables (EXPLAIN ANALYZE).
+    """
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        read()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    db.session.commit()  # what `read` saw is committed: the replay sees the same rows
+    queries = [(sql, parameters) for sql, parameters in seen if sql.lstrip().upper().startswith("SELECT")]
+    assert queries, "nothing was read"
+
+    if db.engine.dialect.name == "sqlite":
+        raw = db.engine.raw_connection()
+        try:
+            connection = raw.dbapi_connection
+            assert connection is not None
+            steps = [0]
+
+            def count() -> int:
+                steps[0] += 1
+                return 0
+
+            connection.set_progress_handler(count, 1)
+            try:
+                for sql, parameters in queries:
+                    connection.execute(sql, parameters).fetchall()
+            finally:
+                connection.set_progress_handler(None, 0)
+        finally:
+            raw.close()
+        return steps[0]
+
+    def rows_read(node: dict[str, Any]) -> int:
+        own = 0
+        if node.get("Relation Name") in ("pledge", "payment"):
+            own = int(node.get("Actual Rows", 0)) * int(node.get("Actual Loops", 1))
+        return own + sum(rows_read(child) for child in node.get("Plans", []))
+
+    connection = db.session.connection()
+    total = 0
+    for sql, parameters in queries:
+        plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, parameters).scalar_one()
+        total += rows_read(plan[0]["Plan"])
+    db.session.rollback()
+    return total

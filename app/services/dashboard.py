@@ -714,11 +714,18 @@ def pledge_table(
                 select(Invoice.pledge_id).where(Invoice.pledge_id.in_(ids), overdue_invoice(today)).distinct()
             )
         )
+        # The status test is inside the sum, not the WHERE clause: with it there, SQLite (without
+        # statistics) reads every succeeded payment by the status index instead of this page's
+        # fifty pledges' payments by the pledge index (2.5 ms became 240 ms at a million pledges).
+        succeeded = Payment.status == PaymentStatus.SUCCEEDED
         collected = {
             pledge_id: int(total or 0)
             for pledge_id, total in db.session.execute(
-                select(Payment.pledge_id, func.sum(Payment.amount_pence - Payment.refunded_pence))
-                .where(Payment.pledge_id.in_(ids), Payment.status == PaymentStatus.SUCCEEDED)
+                select(
+                    Payment.pledge_id,
+                    func.sum(case((succeeded, Payment.amount_pence - Payment.refunded_pence), else_=0)),
+                )
+                .where(Payment.pledge_id.in_(ids))
                 .group_by(Payment.pledge_id)
             )
         }

@@ -3,11 +3,8 @@ are checked against the ledger by `totals verify`, and spare the overview from s
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import Flask
-from sqlalchemy import event, text, update
+from sqlalchemy import text, update
 
 from app.extensions import db
 from app.models import CampaignDay, Frequency, Payment, PaymentMethod, PledgerKind, PledgeStatus
@@ -21,6 +18,7 @@ from tests.factories import (
     make_offer,
     make_pledge,
 )
+from tests.helpers import database_work
 
 MONTHLY_CARD = (PledgerKind.INDIVIDUAL, Frequency.MONTHLY, PaymentMethod.CARD)
 
@@ -115,64 +113,6 @@ def test_a_refund_through_the_treasurer_flow_moves_the_day_it_was_collected() ->
     assert rollups.days(campaign.id)[day] == {"pledged_pence": 50_00, "collected_pence": 0}
 
 
-def _work(read: Callable[[], object]) -> int:
-    """How much work the database does for the statements `read` runs, in a unit that does not
-    depend on the clock. Each statement is captured as it runs, then run again by itself:
-
-    SQLite: virtual-machine instructions executed (counted by a progress handler on a connection
-    of the test's own, so nothing else that runs meanwhile is counted).
-    PostgreSQL: rows its plans read from the pledge and payment tables (EXPLAIN ANALYZE).
-    """
-    seen: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        read()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    db.session.commit()  # what `read` saw is committed: the replay sees the same rows
-    queries = [(sql, parameters) for sql, parameters in seen if sql.lstrip().upper().startswith("SELECT")]
-    assert queries, "nothing was read"
-
-    if db.engine.dialect.name == "sqlite":
-        raw = db.engine.raw_connection()
-        try:
-            connection = raw.dbapi_connection
-            assert connection is not None
-            steps = [0]
-
-            def count() -> int:
-                steps[0] += 1
-                return 0
-
-            connection.set_progress_handler(count, 1)
-            try:
-                for sql, parameters in queries:
-                    connection.execute(sql, parameters).fetchall()
-            finally:
-                connection.set_progress_handler(None, 0)
-        finally:
-            raw.close()
-        return steps[0]
-
-    def rows_read(node: dict[str, Any]) -> int:
-        own = 0
-        if node.get("Relation Name") in ("pledge", "payment"):
-            own = int(node.get("Actual Rows", 0)) * int(node.get("Actual Loops", 1))
-        return own + sum(rows_read(child) for child in node.get("Plans", []))
-
-    connection = db.session.connection()
-    total = 0
-    for sql, parameters in queries:
-        plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, parameters).scalar_one()
-        total += rows_read(plan[0]["Plan"])
-    db.session.rollback()
-    return total
-
-
 def test_the_overview_charts_and_report_do_the_same_work_for_ten_times_the_pledges() -> None:
     campaign = CampaignFactory()
     council = OrganisationFactory()
@@ -202,9 +142,9 @@ def test_the_overview_charts_and_report_do_the_same_work_for_ten_times_the_pledg
         reports.report_context(campaign, period, sponsor)
 
     grow(400)
-    small = _work(overview_and_charts), _work(from_the_ledger), _work(report_figures)
+    small = database_work(overview_and_charts), database_work(from_the_ledger), database_work(report_figures)
     grow(3_600)
-    large = _work(overview_and_charts), _work(from_the_ledger), _work(report_figures)
+    large = database_work(overview_and_charts), database_work(from_the_ledger), database_work(report_figures)
     assert dashboard.overview(campaign).pledge_count == 4_002
 
     # The measure can see growth: recomputing from the ledger reads every one of the 4,002 pledges
