@@ -200,7 +200,9 @@ def test_webhook_sent_by_localstripe_is_verified_with_the_real_secret(
         if event is None:
             threading.Event().wait(0.2)
     assert event is not None, "localstripe's webhook never arrived"
-    assert event.outcome == "ignored"  # already credited by the direct flow: nothing done twice
+    # Whichever of the direct flow and the webhook comes second finds the payment credited and does
+    # nothing (on a busy machine the webhook can win the race): the money counts once either way.
+    assert event.outcome in ("ignored", "processed")
     db.session.refresh(campaign)
     assert campaign.collected_pence == 2000
     assert totals.verify() == []
