@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -75,12 +75,12 @@ class Campaign(db.Model):  # type: ignore[name-defined,misc]
     # The published fair-share formula for councils (see services.fair_share); None uses the default.
     fair_share: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    pledged_pence: Mapped[int] = mapped_column(Integer, default=0)
+    pledged_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     # The pledged total split by who pledged, so match offers can be worked out without a scan.
-    pledged_council_pence: Mapped[int] = mapped_column(Integer, default=0)
-    pledged_individual_pence: Mapped[int] = mapped_column(Integer, default=0)
-    collected_pence: Mapped[int] = mapped_column(Integer, default=0)
-    matched_pence: Mapped[int] = mapped_column(Integer, default=0)
+    pledged_council_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    pledged_individual_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    collected_pence: Mapped[int] = mapped_column(BigInteger, default=0)
+    matched_pence: Mapped[int] = mapped_column(BigInteger, default=0)
     pledge_count: Mapped[int] = mapped_column(Integer, default=0)
     council_count: Mapped[int] = mapped_column(Integer, default=0)
     totals_version: Mapped[int] = mapped_column(Integer, default=0)

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, and_, case, cast, distinct, func, select, update
+from sqlalchemy import BigInteger, and_, case, cast, distinct, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
@@ -172,7 +172,7 @@ def _matched_query(council: Any, individual: Any):  # type: ignore[no-untyped-de
     earned = eligible * MatchOffer.ratio_bp // BP
     matched = case((earned < MatchOffer.cap_pence, earned), else_=MatchOffer.cap_pence)
     return (
-        select(cast(func.coalesce(func.sum(matched), 0), Integer))
+        select(cast(func.coalesce(func.sum(matched), 0), BigInteger))
         .where(MatchOffer.campaign_id == Campaign.id, MatchOffer.status == MatchStatus.ACTIVE)
         .correlate(Campaign)
         .scalar_subquery()

@@ -154,3 +154,24 @@ def test_the_overview_charts_and_report_do_the_same_work_for_ten_times_the_pledg
     assert large[0] <= small[0] * 1.05, (small, large)
     # So does everything the impact report shows (a sponsor's copy, with its match figures).
     assert large[2] <= small[2] * 1.05, (small, large)
+
+
+def test_campaign_totals_go_past_what_a_32_bit_column_holds() -> None:
+    """A million pledges of £25 are £25,000,000: 2,500,000,000 pence, past 2³¹ − 1."""
+    from app.models import Campaign
+
+    campaign = CampaignFactory()
+    near = 2**31 - 1_00
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id)
+        .values(pledged_pence=near, pledged_individual_pence=near, collected_pence=near)
+    )
+    db.session.commit()
+    make_pledge(campaign, pounds="25", paid_instalments=1)
+    db.session.expire(campaign)
+    assert (campaign.pledged_pence, campaign.pledged_individual_pence, campaign.collected_pence) == (
+        near + 25_00,
+        near + 25_00,
+        near + 25_00,
+    )
