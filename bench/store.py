@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ DATA_DIR = ROOT / "bench" / ".data"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def dataset_key(backend: str, size: int, head: str | None = None) -> str:
-    return f"{backend}_{size}_v{DATASET_VERSION}_{(head or schema_head()).replace('-', '_')}"
+def dataset_key(backend: str, size: int, head: str) -> str:
+    return f"{backend}_{size}_v{DATASET_VERSION}_{head.replace('-', '_')}"
 
 
 def _build(url: str, size: int) -> dict[str, Any]:
@@ -57,9 +57,11 @@ def _build(url: str, size: int) -> dict[str, Any]:
 class SqliteStore:
     backend = "sqlite"
     data_dir: Path = DATA_DIR
+    # Read once: a migration added while a run is going must not switch datasets under it.
+    head: str = field(default_factory=schema_head)
 
     def path(self, size: int) -> Path:
-        return self.data_dir / f"{dataset_key(self.backend, size)}.sqlite3"
+        return self.data_dir / f"{dataset_key(self.backend, size, self.head)}.sqlite3"
 
     def ensure(self, size: int) -> tuple[dict[str, Any], bool]:
         """The dataset's description, building it first if it is not kept yet; and whether it was kept."""
@@ -98,6 +100,7 @@ class SqliteStore:
 class PostgresStore:
     server_url: str = DEFAULT_POSTGRES_URL
     data_dir: Path = DATA_DIR
+    head: str = field(default_factory=schema_head)
     backend = "postgresql"
 
     def _admin(self) -> Any:
@@ -131,8 +134,8 @@ class PostgresStore:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def ensure(self, size: int) -> tuple[dict[str, Any], bool]:
-        name = f"pledgeline_bench_{dataset_key(self.backend, size)}"
-        info_path = self.data_dir / f"{dataset_key(self.backend, size)}.json"
+        name = f"pledgeline_bench_{dataset_key(self.backend, size, self.head)}"
+        info_path = self.data_dir / f"{dataset_key(self.backend, size, self.head)}.json"
         existing = self._databases()
         if name in existing and info_path.exists():
             return json.loads(info_path.read_text()), True
@@ -157,7 +160,9 @@ class PostgresStore:
         name = f"pledgeline_bench_work_{size}_{os.getpid()}"
         self._drop(name)
         with self._admin() as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "pledgeline_bench_{dataset_key(self.backend, size)}"')
+            conn.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE "pledgeline_bench_{dataset_key(self.backend, size, self.head)}"'
+            )
         return self.url(name)
 
     def drop(self, url: str) -> None:
