@@ -7,16 +7,39 @@ fit to show a pledger. With no STRIPE_SECRET_KEY configured the gateway talks to
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 from flask import current_app
+
+
+def lazy_module(name: str) -> Any:
+    """The module `name`, executed on first attribute access (importlib's LazyLoader)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"No module named {name!r}")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    import stripe
+else:
+    # The Stripe library (~15 MB) loads on first use, so a web worker that serves only pages
+    # never pays for it; `stripe` here is the real module as soon as anything touches it.
+    stripe = lazy_module("stripe")
 
 log = logging.getLogger(__name__)
 

@@ -8,17 +8,12 @@ our own static files and data: URLs and refuses everything else, and logs each r
 
 from __future__ import annotations
 
-import logging
-import mimetypes
-from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app, render_template
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+from flask import render_template
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from app.services.pdf_engine import StaticOnlyFetcher
 
 # Templates name our static files relative to this made-up origin (".invalid" never resolves).
 # The fetcher maps it onto app/static and never opens a network connection for it.
@@ -29,39 +24,14 @@ class FetchRefused(ValueError):
     """A PDF asked for something outside our static files."""
 
 
-class StaticOnlyFetcher(URLFetcher):
-    """Serves `STATIC_BASE_URL` from a static folder, and data: URLs; refuses file:, http(s): and the rest.
+def __getattr__(name: str) -> Any:
+    # WeasyPrint (and its fonts and image libraries, ~27 MB) loads only when a PDF is made: a web
+    # worker that never makes one never pays for it.
+    if name == "StaticOnlyFetcher":
+        from app.services.pdf_engine import StaticOnlyFetcher
 
-    A subclass, not a function: WeasyPrint 70 reads attributes of the fetcher it is given.
-    """
-
-    def __init__(self, static_folder: str | Path, **kwargs: Any) -> None:
-        super().__init__(allowed_protocols=("data",), **kwargs)
-        self.root = Path(static_folder).resolve()
-        self.served: list[str] = []
-        self.refused: list[str] = []
-
-    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
-        if url.startswith("data:"):
-            return super().fetch(url, headers)  # urllib's data: handler, never the network
-        if url.startswith(STATIC_BASE_URL):
-            path = self._static_path(url)
-            if path is not None:
-                self.served.append(url)
-                content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": content_type})
-        self.refused.append(url)
-        log.warning("PDF fetch refused: %s", url[:200])
-        raise FetchRefused(f"Only Pledgeline's own static files may be used in a PDF, not {url[:200]}")
-
-    def _static_path(self, url: str) -> Path | None:
-        parts = urlsplit(url)
-        relative = unquote(parts.path).lstrip("/")
-        path = (self.root / relative).resolve()
-        # resolve() follows "..", and symlinks, before the check: nothing outside the folder.
-        if not path.is_relative_to(self.root) or not path.is_file():
-            return None
-        return path
+        return StaticOnlyFetcher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def html_to_pdf(html: str, *, fetcher: StaticOnlyFetcher | None = None) -> bytes:
@@ -69,11 +39,9 @@ def html_to_pdf(html: str, *, fetcher: StaticOnlyFetcher | None = None) -> bytes
 
     Pass a `fetcher` to see afterwards what it served and refused.
     """
-    fetcher = fetcher or StaticOnlyFetcher(current_app.static_folder or "app/static")
-    document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=fetcher)
-    pdf = document.write_pdf()
-    assert pdf is not None  # noqa: S101 - write_pdf returns bytes when given no target
-    return pdf
+    from app.services import pdf_engine
+
+    return pdf_engine.html_to_pdf(html, fetcher=fetcher)
 
 
 def render_pdf(template: str, **context: Any) -> bytes:

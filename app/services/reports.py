@@ -29,7 +29,6 @@ from typing import Any
 
 from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from weasyprint import HTML
 
 from app.models import Campaign, MatchOffer, MatchStatus, Organisation
 from app.services import campaigns, charts, dashboard, impact, matching, pdf, schedule, totals
@@ -199,6 +198,8 @@ def _copy_prefix(period: Period, sponsor: Organisation | None) -> str:
 def html_to_tagged_pdf(html: str, *, fetcher: pdf.StaticOnlyFetcher | None = None) -> bytes:
     """`pdf.html_to_pdf`, with the same static-only fetcher, but writing a tagged PDF (headings,
     paragraphs, tables and reading order marked up for screen readers)."""
+    from weasyprint import HTML  # loaded when a PDF is made, not with the web worker
+
     fetcher = fetcher or pdf.StaticOnlyFetcher(current_app.static_folder or "app/static")
     document = HTML(string=html, base_url=pdf.STATIC_BASE_URL, url_fetcher=fetcher).write_pdf(pdf_tags=True)
     assert document is not None  # noqa: S101 - write_pdf returns bytes when given no target
