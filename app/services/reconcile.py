@@ -160,6 +160,8 @@ class _Comparer:
     @staticmethod
     def payment_for_intent(intent: gateway.StripeIntent) -> tuple[Payment | None, Payment | None]:
         """(our payment for it, or another payment its metadata names that has its own PaymentIntent)."""
+        if not intent.result.payment_intent_id:
+            return None, None  # never `IS NULL`: it would match every payment without a Stripe id
         payment = db.session.scalar(select(Payment).where(Payment.stripe_payment_intent_id == intent.payment_intent_id))
         if payment is not None:
             return payment, None

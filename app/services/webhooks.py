@@ -79,8 +79,20 @@ def _locked(query: Select[T]) -> T | None:
     return db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
 
 
+def _stripe_id(obj: dict[str, Any], key: str = "id") -> str | None:
+    """A Stripe id from an event's object, or None if it is missing, empty or not text.
+
+    Never look a row up by a missing id: `column == None` is `IS NULL`, which matches every row
+    of ours that has no Stripe id yet (a bank transfer, a payment about to be sent).
+    """
+    value = obj.get(key)
+    return value if isinstance(value, str) and value.strip() and len(value) <= 255 else None
+
+
 def _payment_for_intent(obj: dict[str, Any]) -> Payment | None:
-    intent_id = obj.get("id")
+    intent_id = _stripe_id(obj)
+    if intent_id is None:
+        return None
     payment = _locked(select(Payment).where(Payment.stripe_payment_intent_id == intent_id))
     if payment is not None:
         return payment
@@ -109,9 +121,12 @@ def _intent_event(status: str) -> Handler:
 
 
 def _charge_refunded(obj: dict[str, Any]) -> tuple[str, str]:
-    payment = _locked(select(Payment).where(Payment.stripe_charge_id == obj.get("id")))
-    if payment is None and obj.get("payment_intent"):
-        payment = _locked(select(Payment).where(Payment.stripe_payment_intent_id == obj.get("payment_intent")))
+    charge_id, intent_id = _stripe_id(obj), _stripe_id(obj, "payment_intent")
+    payment = None
+    if charge_id is not None:
+        payment = _locked(select(Payment).where(Payment.stripe_charge_id == charge_id))
+    if payment is None and intent_id is not None:
+        payment = _locked(select(Payment).where(Payment.stripe_payment_intent_id == intent_id))
     if payment is None:
         return "unmatched", f"No payment of ours for charge {obj.get('id')}."
     refunded = obj.get("amount_refunded")
@@ -147,7 +162,8 @@ def _charge_refunded(obj: dict[str, Any]) -> tuple[str, str]:
 
 
 def _setup_succeeded(obj: dict[str, Any]) -> tuple[str, str]:
-    pledge = _locked(select(Pledge).where(Pledge.stripe_setup_intent_id == obj.get("id")))
+    setup_id = _stripe_id(obj)
+    pledge = _locked(select(Pledge).where(Pledge.stripe_setup_intent_id == setup_id)) if setup_id else None
     pledge_id = (obj.get("metadata") or {}).get("pledge_id")
     if pledge is None and isinstance(pledge_id, str) and pledge_id.isdigit():
         pledge = _locked(select(Pledge).where(Pledge.id == int(pledge_id)))

@@ -168,3 +168,37 @@ def test_failure_after_success_with_a_new_event_id_leaves_the_money_counted(stri
     assert payment.failure_message is None
     assert campaign.collected_pence == 25_00
     assert emails("payment_failed") == 0
+
+
+@pytest.mark.parametrize("missing", ["no id", "null id", "empty id", "a number for an id"])
+@pytest.mark.parametrize("type_", ["payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded"])
+def test_an_event_whose_object_has_no_id_never_reaches_a_payment_without_one(
+    stripe: Stripe, missing: str, type_: str
+) -> None:
+    """Security review, finding 6: `stripe id == None` is `IS NULL` in SQL, and so matched whichever
+    payment of ours had no Stripe id yet. Here one is waiting for its PaymentIntent, for the very
+    amount the event names, and the event names no payment in its metadata."""
+    waiting = card_payment(pounds="25", intent_stored=False)
+    sent = payment_intent_event(
+        "payment_intent.succeeded" if type_ == "charge.refunded" else type_, waiting, metadata={}
+    )
+    obj = sent["data"]["object"]
+    if type_ == "charge.refunded":
+        obj.update(object="charge", payment_intent=None, amount_refunded=obj["amount"], status="succeeded")
+    ids = {"no id": None, "null id": None, "empty id": "", "a number for an id": 12}
+    if missing == "no id":
+        del obj["id"]
+    else:
+        obj["id"] = ids[missing]
+    sent["type"] = type_
+    before = database_state()
+
+    outcome = stripe.deliver(sent)
+
+    assert outcome == "unmatched"
+    db.session.expire_all()
+    assert waiting.status == PaymentStatus.PENDING and waiting.stripe_payment_intent_id is None
+    after = database_state()
+    assert {k: v for k, v in after.items() if k != "stripe_event"} == {
+        k: v for k, v in before.items() if k != "stripe_event"
+    }
