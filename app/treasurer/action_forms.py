@@ -11,7 +11,7 @@ import secrets
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovDateInput, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import BooleanField, HiddenField, StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
 from app.form_fields import NO_CONTROL_CHARACTERS, DayMonthYearField
 from app.money import Money, MoneyError
@@ -51,16 +51,20 @@ def _reason(label: str, hint: str, missing: str) -> TextAreaField:
 class AmountField(StringField):
     """Pounds typed by a person ("2,500.50"); `money` holds the parsed amount once validated."""
 
-    def __init__(self, *args: object, currency: str = "GBP", **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, currency: str = "GBP", missing: str = "Enter an amount", **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.currency = currency
+        self.missing = missing
         self.money: Money | None = None
 
     def pre_validate(self, form: object) -> None:
         self.money = None
         text = (self.data or "").strip()
         if not text:
-            return  # InputRequired speaks for an empty box
+            # Spaces alone (a tab, a no-break space) get past InputRequired: refuse them here too.
+            raise StopValidation(self.missing)
         try:
             self.money = Money.parse(text, self.currency)
         except MoneyError as error:
@@ -72,6 +76,7 @@ class AmountField(StringField):
 def _amount(label: str, missing: str) -> AmountField:
     return AmountField(
         label,
+        missing=missing,
         widget=GovTextInput(),
         description="In pounds, for example 25 or 2,500.50.",
         validators=[InputRequired(message=missing), Length(max=AMOUNT_LENGTH, message="Enter the amount in pounds")],
