@@ -137,11 +137,14 @@ def csrf_token(client: FlaskClient, url: str) -> str:
     return match[1]
 
 
-def sign_in(client: FlaskClient, email: str, password: str, *, next_url: str = "") -> TestResponse:
+def sign_in(
+    client: FlaskClient, email: str, password: str, *, next_url: str = "", remember: bool = False
+) -> TestResponse:
     token = csrf_token(client, "/account/sign-in")
-    return client.post(
-        "/account/sign-in", data={"email": email, "password": password, "csrf_token": token, "next": next_url}
-    )
+    data = {"email": email, "password": password, "csrf_token": token, "next": next_url}
+    if remember:
+        data["remember"] = "y"
+    return client.post("/account/sign-in", data=data)
 
 
 @contextmanager

@@ -1,9 +1,8 @@
 from flask import Blueprint
 from flask_login import LoginManager
-from sqlalchemy import select
 
-from app.extensions import db
 from app.models import User
+from app.services import accounts
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -16,7 +15,7 @@ def init_login(login_manager: LoginManager) -> None:
 
     @login_manager.user_loader
     def load_user(session_token: str) -> User | None:
-        return db.session.scalar(select(User).where(User.session_token == session_token, User.is_active.is_(True)))
+        return accounts.user_for_session(session_token)
 
 
 from app.account import routes  # noqa: E402,F401  (registers the views)

@@ -37,3 +37,30 @@ class SignInForm(FlaskForm):
 
 class SignOutForm(FlaskForm):
     submit = SubmitField("Sign out", widget=GovSubmitInput())
+
+
+class SignOutEverywhereForm(FlaskForm):
+    submit = SubmitField("Sign out on every device", widget=GovSubmitInput())
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        widget=GovPasswordInput(),
+        validators=[
+            InputRequired(message="Enter your current password"),
+            Length(max=256, message="Password must be 256 characters or fewer"),
+        ],
+    )
+    new_password = PasswordField(
+        "New password",
+        widget=GovPasswordInput(),
+        description="At least 12 characters. A few unrelated words make a good one.",
+        validators=[InputRequired(message="Enter a new password")],
+    )
+    confirm = PasswordField(
+        "Type the new password again",
+        widget=GovPasswordInput(),
+        validators=[InputRequired(message="Type the new password again")],
+    )
+    submit = SubmitField("Change password", widget=GovSubmitInput())

@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from app.account import bp
-from app.account.forms import SignInForm, SignOutForm
+from app.account.forms import ChangePasswordForm, SignInForm, SignOutEverywhereForm, SignOutForm
 from app.extensions import db, limiter
 from app.models import Pledge
 from app.security import public, safe_next, signed_in
@@ -42,6 +42,7 @@ def sign_in() -> Response | str | tuple[str, int]:
         if user is not None:
             # A fresh session at sign-in: nothing set before it (by anyone) carries over.
             session.clear()
+            accounts.start_session(user, remember=bool(form.remember.data))
             login_user(user, remember=bool(form.remember.data))
             db.session.commit()
             current_app.logger.info("sign-in: user %s", user.id)
@@ -57,6 +58,10 @@ def sign_in() -> Response | str | tuple[str, int]:
 def sign_out() -> Response:
     form = SignOutForm()
     if form.validate_on_submit():
+        # End the session itself, so that copies of its cookies (a replayed session cookie, a
+        # remember-me cookie) open nothing afterwards.
+        accounts.end_session(current_user)
+        db.session.commit()
         # Clear first: logout_user leaves a note in the session that deletes the remember-me
         # cookie, and clearing after it would keep a remembered device signed in.
         session.clear()
@@ -76,4 +81,46 @@ def home() -> str:
         .order_by(Pledge.created_at.desc())
         .limit(200)
     )
-    return render_template("account/home.html", pledges=list(pledges), sign_out_form=SignOutForm())
+    return render_template(
+        "account/home.html",
+        pledges=list(pledges),
+        sign_out_form=SignOutForm(),
+        everywhere_form=SignOutEverywhereForm(),
+    )
+
+
+@bp.post("/sign-out-everywhere")
+@signed_in
+def sign_out_everywhere() -> Response:
+    """End every session of this account: this browser, other devices and any stolen cookie."""
+    form = SignOutEverywhereForm()
+    if form.validate_on_submit():
+        accounts.sign_out_everywhere(current_user)
+        db.session.commit()
+        current_app.logger.info("signed out everywhere: user %s", current_user.id)
+        session.clear()
+        logout_user()
+        flash("You have signed out on every device.", "success")
+    return redirect(url_for("public.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@signed_in
+def change_password() -> Response | tuple[str, int]:
+    """A new password; every other session ends, and this browser stays signed in."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        problem = accounts.password_change_problem(
+            current_user, form.current_password.data or "", form.new_password.data or "", form.confirm.data or ""
+        )
+        if problem is None:
+            accounts.change_password(current_user, form.new_password.data or "")
+            session.clear()
+            accounts.start_session(current_user, remember=False)
+            login_user(current_user._get_current_object())  # type: ignore[attr-defined]
+            db.session.commit()
+            current_app.logger.info("password changed: user %s", current_user.id)
+            flash("Your password has been changed, and you have been signed out on every other device.", "success")
+            return redirect(url_for("account.home"))
+        getattr(form, problem.field).errors = [problem.message]
+    return render_template("account/password.html", form=form), (400 if request.method == "POST" else 200)

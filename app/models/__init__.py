@@ -34,7 +34,7 @@ from app.models.reconciliation import (
 from app.models.rollup import CampaignDay, CampaignGroup
 from app.models.stripe_event import StripeEvent
 from app.models.types import utcnow
-from app.models.user import Role, User
+from app.models.user import Role, User, UserSession
 
 __all__ = [
     "LIVE_STATUSES",
@@ -85,6 +85,7 @@ __all__ = [
     "StripeEvent",
     "UpdateEmailing",
     "User",
+    "UserSession",
     "Visibility",
     "parse_reference",
     "utcnow",

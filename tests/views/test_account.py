@@ -17,7 +17,8 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from app.extensions import db
-from app.models import Role, User
+from app.models import Role, User, UserSession
+from app.models.user import session_token_hash
 from app.services import accounts
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory
 from tests.helpers import FreshGlobalsClient, csrf_token, production_app, sign_in
@@ -301,7 +302,10 @@ def test_signing_in_starts_a_new_session(client: FlaskClient) -> None:
     assert after.value != before.value
     with client.session_transaction() as session:
         assert "planted" not in session
-        assert session["_user_id"] == user.session_token
+        token = session["_user_id"]
+    # The session's own token, kept server side only as a hash: one open session, for this user.
+    assert accounts.user_for_session(token) == user
+    assert db.session.scalars(select(UserSession.token_hash)).all() == [session_token_hash(token)]
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(client: FlaskClient) -> None:
