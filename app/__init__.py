@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (public_bp, pledges_bp, webhooks_bp, api_bp, account_bp, treasurer_bp, sponsor_bp, admin_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(councils_bp)
+    security.token_filter.learn(app.url_map)
 
     from app.cli import register as register_cli
 

@@ -7,6 +7,8 @@ use it.
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from functools import lru_cache, wraps
@@ -17,6 +19,7 @@ from flask import Flask, Response, abort, current_app, g, request
 from flask_login import current_user
 from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import Map
 
 from app.models import Role
 
@@ -65,6 +68,31 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
+def council_officers_only(refusal: Callable[..., Any] | None = None) -> Callable[[F], F]:
+    """Only officers of a council (users whose organisation is a council): anonymous visitors go to
+    sign in, anyone else signed in gets 403 — `refusal(**view_args)`'s page if given, else the
+    standard one. Which council a request may act for is the view's and its service's to check."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if not current_user.is_council_contact:
+                current_app.logger.warning(
+                    "forbidden: user %s is no council's officer, on %s", current_user.id, request.endpoint
+                )
+                if refusal is not None:
+                    return refusal(*args, **kwargs)
+                abort(403)
+            return view(*args, **kwargs)
+
+        setattr(wrapped, ACCESS_ATTRIBUTE, ("council_officer",))
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
 def may_use(endpoint: str) -> bool:
     """Whether the current user may use a view, read from the view's own access declaration.
 
@@ -78,6 +106,8 @@ def may_use(endpoint: str) -> bool:
         return False
     if declared == ("signed_in",):
         return True
+    if declared == ("council_officer",):
+        return bool(current_user.is_council_contact)
     return declared[0] == "roles" and bool(current_user.has_role(*(Role(name) for name in declared[1:])))
 
 
@@ -174,11 +204,69 @@ def add_security_headers(headers: Headers, config: Mapping[str, Any], nonce: str
 
 def set_security_headers(response: Response) -> Response:
     add_security_headers(response.headers, current_app.config, csp_nonce(), signed_in=is_signed_in())
+    if request.view_args and "token" in request.view_args:
+        # A page opened by a signed link: keep it out of every cache, and its address (which
+        # holds the token) out of the Referer header of anything the page loads or links to.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+class RedactTokens(logging.Filter):
+    """Replaces the token in the path of every signed link with "[token]" in log lines.
+
+    Access logs (the development server's, gunicorn's) and Flask's "Exception on <path>" would
+    otherwise keep working links for anyone who reads the logs. The paths come from the app's
+    own URL rules that take a `token`, so a new signed-link route is covered without a change here.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patterns: list[re.Pattern[str]] = []
+
+    def learn(self, url_map: Map) -> None:
+        patterns = []
+        for rule in url_map.iter_rules():
+            if "token" not in rule.arguments:
+                continue
+            regex = ""
+            for piece in re.split(r"(<[^>]+>)", rule.rule):
+                if not piece.startswith("<"):
+                    regex += re.escape(piece)
+                elif piece.rstrip(">").rpartition(":")[2].lstrip("<") == "token":
+                    regex += r"(?P<token>[^/?#\s\"]+?)"
+                else:
+                    regex += r"[^/?#\s\"]+?"
+            patterns.append(re.compile(regex + r"(?=$|[/?#\s\"])"))
+        self.patterns = patterns
+
+    def redact(self, text: str) -> str:
+        for pattern in self.patterns:
+            text = pattern.sub(_without_token, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.patterns:
+            message = record.getMessage()
+            redacted = self.redact(message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
+        return True
+
+
+def _without_token(match: re.Match[str]) -> str:
+    start, end = match.start("token") - match.start(), match.end("token") - match.start()
+    return match[0][:start] + "[token]" + match[0][end:]
+
+
+token_filter = RedactTokens()
+LOGGERS_WITH_PATHS = ("werkzeug", "gunicorn.access", "gunicorn.error")
 
 
 def init_app(app: Flask) -> None:
     app.after_request(set_security_headers)
+    for name in (*LOGGERS_WITH_PATHS, app.logger.name):
+        logging.getLogger(name).addFilter(token_filter)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["may_use"] = may_use
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)

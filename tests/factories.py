@@ -148,7 +148,7 @@ def make_pledge(
 
 
 # Who requests the routes in the access and security tests; "anonymous" has no account.
-ACTORS = ("anonymous", "pledger", "council_contact", "sponsor", "treasurer", "admin")
+ACTORS = ("anonymous", "pledger", "officer_a", "officer_b", "sponsor", "treasurer", "admin")
 
 
 def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
@@ -156,15 +156,19 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
 
     Returns the users by actor and the sample values that tests/data/access.toml's `{names}` refer
     to. The pledger owns a pending card pledge with an open payment; tokens are the signed links
-    the pledger would be emailed.
+    the pledger would be emailed. Someone else has a pledge and a payment of their own, and each
+    of two councils has an officer and a council pledge, so that each actor can be sent to the
+    others' records.
     """
     from app.services import links  # imported here: only the route tests need it
 
     council = OrganisationFactory(name="Access Borough Council", slug="access-borough")
+    council_b = OrganisationFactory(name="Other District Council", slug="other-district")
     sponsor = SponsorFactory(name="Access Sponsor Ltd", slug="access-sponsor")
     users = {
         "pledger": UserFactory(email="pledger@example.org", name="Pat Pledger"),
-        "council_contact": UserFactory(email="contact@access-borough.example", organisation=council),
+        "officer_a": UserFactory(email="officer@access-borough.example", organisation=council),
+        "officer_b": UserFactory(email="officer@other-district.example", organisation=council_b),
         "sponsor": UserFactory(email="sponsor@example.org", role=Role.SPONSOR, organisation=sponsor),
         "treasurer": UserFactory(email="treasurer@example.org", role=Role.TREASURER),
         "admin": UserFactory(email="admin@example.org", role=Role.ADMIN),
@@ -173,19 +177,26 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
     draft = CampaignFactory(slug="access-draft", status=CampaignStatus.DRAFT)
     pledge = make_pledge(campaign, status=PledgeStatus.PENDING, name="Pat Pledger", email="pledger@example.org")
     payment = payments.open_card_payment(pledge.instalments[0])
+    other = make_pledge(campaign, status=PledgeStatus.PENDING, name="Someone Else", email="someone@example.org")
+    other_payment = payments.open_card_payment(other.instalments[0])
     db.session.commit()
     samples = {
         "campaign_slug": campaign.slug,
         "draft_slug": draft.slug,
         "organisation_slug": council.slug,
+        "council_a_id": str(council.id),
         "pledge_id": str(pledge.id),
         "pledge_reference": pledge.reference,
         "payment_id": str(payment.id),
+        "other_pledge_id": str(other.id),
+        "other_payment_id": str(other_payment.id),
         "pledge_token": links.pledge_token(pledge.id),
-        "my_pledges_token": links.my_pledges_token(pledge.email),
-        "stop_updates_token": links.stop_updates_token(campaign.id, pledge.email),
+        "my_pledges_token": links.my_pledges_token(pledge.id),
+        "stop_updates_token": links.stop_updates_token(pledge.id),
     }
-    samples.update(council_pledge_samples(campaign, users["council_contact"], council))
+    samples.update(council_pledge_samples(campaign, users["officer_a"], council))
+    theirs = council_pledge_samples(campaign, users["officer_b"], council_b)
+    samples.update(council_b_pledge_id=theirs["council_pledge_id"], council_b_invoice_id=theirs["invoice_id"])
     return users, samples
 
 

@@ -24,7 +24,6 @@ from app.models import (
     Invoice,
     InvoiceStatus,
     Organisation,
-    OrganisationKind,
     PaymentStatus,
     Pledge,
     User,
@@ -32,16 +31,8 @@ from app.models import (
 )
 from app.payments import gateway
 from app.pledges.forms import ActionForm
-from app.security import public, signed_in
+from app.security import council_officers_only, public, signed_in
 from app.services import campaigns, card_payments, email, invoice_payments, invoices, pledges
-
-
-def _councils() -> list[Organisation]:
-    return list(
-        db.session.scalars(
-            select(Organisation).where(Organisation.kind == OrganisationKind.COUNCIL).order_by(Organisation.name)
-        )
-    )
 
 
 def _suggestion(campaign: Campaign, council: Organisation | None) -> Any:
@@ -76,15 +67,26 @@ def _render_form(campaign: Campaign, form: CouncilPledgeForm, status: int) -> tu
     ), status
 
 
+def _officers_only(slug: str) -> tuple[str, int]:
+    campaign = campaigns.get_public(slug)
+    if campaign is None:
+        abort(404)
+    return render_template("councils/officers_only.html", campaign=campaign), 403
+
+
 @bp.route("/campaigns/<slug>/pledge/council", methods=["GET", "POST"])
-@signed_in
+@council_officers_only(refusal=_officers_only)
 def new(slug: str):
     campaign = campaigns.get_public(slug)
     if campaign is None:
         abort(404)
     if not pledges.accepting_pledges(campaign):
         return render_template("pledges/closed.html", campaign=campaign), 410
-    form = CouncilPledgeForm(campaign, _councils())
+    councils = invoices.pledgeable_councils(current_user)
+    form = CouncilPledgeForm(campaign, councils)
+    if request.method == "POST" and invoices.names_another_council(form.council.data, councils):
+        current_app.logger.warning("council pledge refused: user %s named another council", current_user.id)
+        abort(403)
     if request.method == "GET":
         chosen = request.args.get("council", "")
         if chosen not in form.councils and current_user.organisation_id is not None:

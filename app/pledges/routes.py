@@ -17,7 +17,7 @@ from app.payments import gateway
 from app.pledges import bp
 from app.pledges.forms import ActionForm, ConfirmCardForm, MyPledgesLinkForm, PledgeForm, UpdatesChoiceForm
 from app.security import public
-from app.services import campaigns, card_payments, email, links, pledges
+from app.services import campaigns, card_payments, links, pledges
 
 
 def _pledge_or_404(token: str) -> Pledge:
@@ -129,6 +129,12 @@ def card(token: str):
 @bp.get("/pledges/<token>")
 @public
 def confirmation(token: str):
+    """The page after pledging: about this pledge only.
+
+    Whoever made the pledge sees it, and anyone can type any email address into the form, so
+    this page never opens the other pledges made with that address: those are reached only
+    through the link we email to it.
+    """
     pledge = _pledge_or_404(token)
     latest = db.session.scalars(
         select(Payment).where(Payment.pledge_id == pledge.id).order_by(Payment.id.desc()).limit(1)
@@ -139,8 +145,17 @@ def confirmation(token: str):
         token=token,
         latest=latest,
         schedule=card_payments.describe_schedule(pledge),
-        my_pledges_url=url_for("pledges.my_pledges", token=links.my_pledges_token(pledge.email)),
+        cancellable=card_payments.self_cancellable(pledge),
     )
+
+
+@bp.route("/pledges/<token>/cancel", methods=["GET", "POST"])
+@public
+def cancel_one(token: str):
+    """Cancel the one pledge this link is for."""
+    pledge = _pledge_or_404(token)
+    here = url_for("pledges.confirmation", token=token)
+    return _cancel(pledge, action=url_for("pledges.cancel_one", token=token), back=here, done=here)
 
 
 @bp.route("/pledges/<token>/payments/<int:payment_id>/confirm", methods=["GET", "POST"])
@@ -186,21 +201,19 @@ def request_link():
     form = MyPledgesLinkForm()
     if form.validate_on_submit():
         address = form.email.data.strip().lower()
-        if db.session.scalar(select(Pledge.id).where(Pledge.email == address).limit(1)) is not None:
-            email.queue(
-                "my_pledges_link", address, "Your pledges on Pledgeline", my_pledges_url=links.my_pledges_url(address)
-            )
-            email.commit_and_deliver()
+        pledges.email_my_pledges_link(address)
         # The same answer either way, so this page does not reveal who has pledged.
         return render_template("pledges/link_sent.html", address=address)
     return render_template("pledges/request_link.html", form=form), (400 if request.method == "POST" else 200)
 
 
 def _my_pledges_email(token: str) -> str:
-    address = links.email_from(token)
-    if address is None:
+    """The address a my-pledges link (emailed to it) opens; 404 for anything else."""
+    pledge_id = links.my_pledges_pledge_id(token)
+    pledge = db.session.get(Pledge, pledge_id) if pledge_id is not None else None
+    if pledge is None:
         abort(404)
-    return address
+    return pledge.email
 
 
 @bp.get("/my-pledges/<token>")
@@ -227,6 +240,7 @@ def my_pledges(token: str):
         payments=payments_by_pledge,
         token=token,
         pledge_token=links.pledge_token,
+        cancellable=card_payments.self_cancellable,
         form=ActionForm(),
         updates_form=UpdatesChoiceForm(),
         hears_updates=_hears_updates(address, {p.campaign_id for p in rows if p.is_live}),
@@ -240,6 +254,12 @@ def cancel(token: str, pledge_id: int):
     pledge = db.session.get(Pledge, pledge_id)
     if pledge is None or pledge.email != address:
         abort(404)
+    back = url_for("pledges.my_pledges", token=token)
+    return _cancel(pledge, action=url_for("pledges.cancel", token=token, pledge_id=pledge.id), back=back, done=back)
+
+
+def _cancel(pledge: Pledge, *, action: str, back: str, done: str):
+    """The "are you sure?" page for cancelling a pledge, and the cancelling itself."""
     form = ActionForm()
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -251,9 +271,15 @@ def cancel(token: str, pledge_id: int):
             flash(str(error), "info")
         else:
             flash(f"Your pledge {pledge.reference} is cancelled. No further payments will be taken.", "success")
-        return redirect(url_for("pledges.my_pledges", token=token))
+        return redirect(done)
     return render_template(
-        "pledges/cancel.html", pledge=pledge, form=form, token=token, schedule=card_payments.describe_schedule(pledge)
+        "pledges/cancel.html",
+        pledge=pledge,
+        form=form,
+        action=action,
+        back=back,
+        cancellable=card_payments.self_cancellable(pledge),
+        schedule=card_payments.describe_schedule(pledge),
     )
 
 
@@ -288,10 +314,15 @@ def _choose_updates(campaign: Campaign, address: str, wants: bool) -> None:
 def stop_updates(token: str):
     """The link in every update email: a page to stop them (and to undo that), no account needed."""
     found = links.stop_updates_from(token)
-    campaign = db.session.get(Campaign, found[0]) if found is not None else None
-    if found is None or campaign is None:
+    campaign, address = None, None
+    if found is not None and found.pledge_id is not None:
+        named = db.session.get(Pledge, found.pledge_id)
+        if named is not None:
+            campaign, address = named.campaign, named.email
+    elif found is not None and found.campaign_id is not None:
+        campaign, address = db.session.get(Campaign, found.campaign_id), found.email
+    if campaign is None or address is None:
         abort(404)
-    address = found[1]
     form = UpdatesChoiceForm()
     if request.method == "POST":
         if not form.validate_on_submit():

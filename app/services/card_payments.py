@@ -27,6 +27,7 @@ from app.models import (
     PaymentMethod,
     PaymentStatus,
     Pledge,
+    PledgerKind,
     PledgeStatus,
     utcnow,
 )
@@ -114,7 +115,7 @@ def commit_conditional(pledge: Pledge) -> None:
         pledge.email,
         f"Your pledge {pledge.reference} to {pledge.campaign.title}",
         pledge=pledge,
-        my_pledges_url=links.my_pledges_url(pledge.email),
+        my_pledges_url=links.my_pledges_url(pledge),
     )
 
 
@@ -304,7 +305,7 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
             f"Receipt for your payment to {pledge.campaign.title}",
             pledge=pledge,
             payment=payment,
-            my_pledges_url=links.my_pledges_url(pledge.email),
+            my_pledges_url=links.my_pledges_url(pledge),
         )
     elif new == PaymentStatus.REQUIRES_ACTION:
         payment.status = PaymentStatus.REQUIRES_ACTION
@@ -333,7 +334,7 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
                 "A payment for your pledge did not go through",
                 pledge=pledge,
                 payment=payment,
-                my_pledges_url=links.my_pledges_url(pledge.email),
+                my_pledges_url=links.my_pledges_url(pledge),
             )
     return Outcome(True, f"now {payment.status.value}")
 
@@ -356,9 +357,28 @@ def client_secret_for(payment: Payment) -> str | None:
     return gateway.retrieve_charge(payment.stripe_payment_intent_id).client_secret
 
 
+def self_cancellable(pledge: Pledge) -> bool:
+    """Whether the pledger may cancel this pledge themselves, from a link we sent them.
+
+    Only an individual's card pledge that is still to be collected. A council's pledge stands on
+    a purchase order and its invoices: it is changed through the treasurer, who voids or credits
+    the paperwork with it, never from a link that anyone holding the pledge's email could use.
+    """
+    return (
+        pledge.pledger_kind == PledgerKind.INDIVIDUAL
+        and pledge.method == PaymentMethod.CARD
+        and pledge.status in (PledgeStatus.PENDING, PledgeStatus.COMMITTED, PledgeStatus.ACTIVE)
+    )
+
+
 def cancel_pledge(pledge: Pledge, *, reason: str = "Cancelled by the pledger") -> None:
     """Stop future instalments; what was already paid stays paid."""
-    if pledge.status not in (PledgeStatus.PENDING, PledgeStatus.COMMITTED, PledgeStatus.ACTIVE):
+    if not self_cancellable(pledge):
+        if pledge.pledger_kind != PledgerKind.INDIVIDUAL or pledge.method != PaymentMethod.CARD:
+            raise CardFlowError(
+                f"Pledge {pledge.reference} cannot be cancelled here. To change a council's pledge, "
+                "contact the LocalGov Digital treasurer."
+            )
         raise CardFlowError("This pledge cannot be cancelled now.")
     pledges.change_status(pledge, PledgeStatus.CANCELLED, reason=reason)
     email.queue(
@@ -366,7 +386,7 @@ def cancel_pledge(pledge: Pledge, *, reason: str = "Cancelled by the pledger") -
         pledge.email,
         f"Your pledge {pledge.reference} is cancelled",
         pledge=pledge,
-        my_pledges_url=links.my_pledges_url(pledge.email),
+        my_pledges_url=links.my_pledges_url(pledge),
     )
     email.commit_and_deliver()
 

@@ -151,11 +151,12 @@ def emailing_of(update: CampaignUpdate) -> UpdateEmailing | None:
     return db.session.scalar(select(UpdateEmailing).where(UpdateEmailing.update_id == update.id))
 
 
-def update_recipients(campaign: Campaign) -> list[tuple[str, str]]:
-    """(email, name) of everyone with a live pledge on the campaign who agreed to hear its news,
-    one row per address (an address with several pledges hears if any of them said yes)."""
+def update_recipients(campaign: Campaign) -> list[tuple[str, str, int]]:
+    """(email, name, a pledge id) of everyone with a live pledge on the campaign who agreed to hear
+    its news, one row per address (an address with several pledges hears if any of them said yes).
+    The pledge names the address in the email's link to stop these emails."""
     rows = db.session.execute(
-        select(func.lower(Pledge.email), func.min(Pledge.name))
+        select(func.lower(Pledge.email), func.min(Pledge.name), func.min(Pledge.id))
         .where(
             Pledge.campaign_id == campaign.id,
             Pledge.status.in_(LIVE_STATUSES),
@@ -164,7 +165,7 @@ def update_recipients(campaign: Campaign) -> list[tuple[str, str]]:
         .group_by(func.lower(Pledge.email))
         .order_by(func.lower(Pledge.email))
     ).all()
-    return [(str(address), str(name)) for address, name in rows]
+    return [(str(address), str(name), int(pledge_id)) for address, name, pledge_id in rows]
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def email_update(update: CampaignUpdate, actor: User | None) -> int | None:
     except IntegrityError:
         return None
     page = links.external_url("public.campaign", slug=campaign.slug)
-    for address, name in recipients:
+    for address, name, pledge_id in recipients:
         email.queue(
             "update",
             address,
@@ -219,7 +220,7 @@ def email_update(update: CampaignUpdate, actor: User | None) -> int | None:
             campaign=campaign,
             name=name,
             campaign_url=page,
-            stop_url=links.stop_updates_url(campaign.id, address),
+            stop_url=links.stop_updates_url(pledge_id),
         )
     audit.record(
         "update.emailed",

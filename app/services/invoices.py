@@ -24,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -64,7 +63,7 @@ LONDON = ZoneInfo("Europe/London")
 SERIES = "INV"
 PAYMENT_TERMS_DAYS = 30
 REMINDER_INTERVAL_DAYS = 7
-INVOICE_LINK_DAYS = 90
+INVOICE_LINK_DAYS = links.INVOICE_PDF.max_age_days
 MAX_YEARS = 5
 PO_NUMBER = re.compile(r"^[A-Za-z0-9/ -]{1,64}$")
 INVOICEABLE_PLEDGES = (PledgeStatus.COMMITTED, PledgeStatus.ACTIVE)
@@ -106,6 +105,28 @@ def first_due_date(campaign: Campaign, conditional: bool, today: date | None = N
     return today or datetime.now(LONDON).date()
 
 
+def pledgeable_councils(user: Any) -> list[Organisation]:
+    """The councils this person may pledge for: only their own, and only as one of its officers."""
+    organisation = getattr(user, "organisation", None) if getattr(user, "is_active", False) else None
+    if organisation is None or organisation.kind != OrganisationKind.COUNCIL:
+        return []
+    return [organisation]
+
+
+def names_another_council(chosen: object, allowed: list[Organisation]) -> bool:
+    """Whether a posted council id names a real council this person may not pledge for."""
+    if not isinstance(chosen, str) or not chosen.isdigit() or len(chosen) > 18:
+        return False
+    if int(chosen) in {council.id for council in allowed}:
+        return False
+    council = db.session.get(Organisation, int(chosen))
+    return council is not None and council.kind == OrganisationKind.COUNCIL
+
+
+class NotYourCouncil(pledges.PledgeError):
+    """Someone tried to pledge for a council they are not an officer of."""
+
+
 def create_council_pledge(campaign: Campaign, request: CouncilPledgeRequest) -> Pledge:
     """Record a council's pledge by purchase order and send its first document, in the caller's transaction.
 
@@ -118,6 +139,8 @@ def create_council_pledge(campaign: Campaign, request: CouncilPledgeRequest) -> 
     organisation = request.organisation
     if organisation.kind != OrganisationKind.COUNCIL:
         raise pledges.PledgeError("Choose a council from the list.")
+    if organisation not in pledgeable_councils(request.user):
+        raise NotYourCouncil("You can only pledge for the council you work for.")
     if not 1 <= request.years <= MAX_YEARS:
         raise pledges.PledgeError(f"Choose between 1 and {MAX_YEARS} years.")
     if request.conditional and campaign.funding_model != FundingModel.ALL_OR_NOTHING:
@@ -630,39 +653,25 @@ def remind_overdue(today: date | None = None) -> int:
 # --- Links and PDFs ----------------------------------------------------------------------------
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pledgeline.invoice-pdf")
-
-
 def pdf_token(invoice_id: int) -> str:
     """A token for one invoice's PDF, for the emails that send it (expires after 90 days)."""
-    return _serializer().dumps(invoice_id)
+    return links.make(links.INVOICE_PDF, invoice_id)
 
 
 def invoice_id_from(token: str) -> int | None:
-    try:
-        value = _serializer().loads(token, max_age=INVOICE_LINK_DAYS * 86400)
-    except BadSignature:
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _pay_serializer() -> URLSafeTimedSerializer:
-    # Its own salt: a PDF link cannot be turned into a payment link, nor the other way round.
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pledgeline.invoice-pay")
+    return links.read_id(links.INVOICE_PDF, token)
 
 
 def pay_token(invoice_id: int) -> str:
-    """A token for one invoice's card payment page, printed on it and emailed (expires after 90 days)."""
-    return _pay_serializer().dumps(invoice_id)
+    """A token for one invoice's card payment page, printed on it and emailed (expires after 90 days).
+
+    Its own kind: a PDF link cannot be turned into a payment link, nor the other way round.
+    """
+    return links.make(links.INVOICE_PAY, invoice_id)
 
 
 def invoice_id_from_pay_token(token: str) -> int | None:
-    try:
-        value = _pay_serializer().loads(token, max_age=INVOICE_LINK_DAYS * 86400)
-    except BadSignature:
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return links.read_id(links.INVOICE_PAY, token)
 
 
 def pay_url(invoice: Invoice) -> str | None:

@@ -268,7 +268,7 @@ def _tell_everyone(campaign_id: int, report: CloseReport) -> None:
                     + ("reached its goal" if campaign.status == CampaignStatus.SUCCEEDED else "did not reach its goal"),
                     pledge=pledge,
                     campaign=campaign,
-                    my_pledges_url=links.my_pledges_url(pledge.email),
+                    my_pledges_url=links.my_pledges_url(pledge),
                 )
                 report.emailed += 1
             db.session.commit()

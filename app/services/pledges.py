@@ -28,7 +28,7 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import audit, rollups, schedule, totals
+from app.services import audit, email, links, rollups, schedule, totals
 
 MIN_PLEDGE = Money(100)  # £1: smaller amounts cost more in card fees than they give
 MAX_PLEDGE = Money(100_000_00)  # £100,000 per instalment; larger gifts are arranged directly
@@ -227,3 +227,22 @@ def set_wants_updates(campaign: Campaign, email: str, wants: bool, *, actor: Use
         detail={"pledges": references, "wants_updates": wants},
     )
     return references
+
+
+def email_my_pledges_link(address: str) -> bool:
+    """Email `address` a link to every pledge made with it, if any were; commits.
+
+    The link names the address's latest pledge rather than the address, so it carries no
+    personal data. Returns whether an email was queued; the caller must not tell the person,
+    so that nobody learns from the answer who has pledged.
+    """
+    latest = db.session.scalar(
+        select(Pledge).where(Pledge.email == address.strip().lower()).order_by(Pledge.id.desc()).limit(1)
+    )
+    if latest is None:
+        return False
+    email.queue(
+        "my_pledges_link", latest.email, "Your pledges on Pledgeline", my_pledges_url=links.my_pledges_url(latest)
+    )
+    email.commit_and_deliver()
+    return True

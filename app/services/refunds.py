@@ -344,7 +344,7 @@ def _record_success(refund_id: int, result: gateway.RefundResult, *, actor: User
             payment=payment,
             refund=refund,
             ended=ended,
-            my_pledges_url=links.my_pledges_url(pledge.email),
+            my_pledges_url=links.my_pledges_url(pledge),
         )
         email.commit_and_deliver()
     return refund

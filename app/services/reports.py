@@ -20,7 +20,6 @@ import hashlib
 import os
 import re
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -28,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.models import Campaign, MatchOffer, MatchStatus, Organisation
-from app.services import campaigns, charts, dashboard, impact, matching, pdf, schedule, totals
+from app.services import campaigns, charts, dashboard, impact, links, matching, pdf, schedule, totals
 
 # Bump when the report's template or content changes, so cached copies are not served.
 TEMPLATE_VERSION = "2"  # 2: tagged PDF
@@ -252,31 +250,21 @@ def filename(campaign: Campaign, period: Period, sponsor: Organisation | None = 
 # --- Signed links for funders without an account ------------------------------------------------
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pledgeline.impact-report")
-
-
 def link_token(campaign: Campaign, period: Period, days: int) -> str:
     """A token for the general (no sponsor) report, good for `days` days."""
     if not 1 <= days <= LINK_DAYS_MAX:
         raise ReportError(f"A link can last from 1 to {LINK_DAYS_MAX} days")
-    return _serializer().dumps({"c": campaign.id, "p": period.slug, "d": days})
+    return links.make(links.IMPACT_REPORT, {"c": campaign.id, "p": period.slug, "d": days})
 
 
 def from_link_token(token: str, now: float | None = None) -> tuple[int, Period] | None:
     """(campaign id, period) for a valid, unexpired token; None for anything altered or expired."""
-    serializer = _serializer()
-    try:
-        payload, signed_at = serializer.loads(token, return_timestamp=True)
-    except BadSignature:
+    found = links.read_with_age(links.IMPACT_REPORT, token, now)
+    if found is None or not isinstance(found[0], dict):
         return None
-    if not isinstance(payload, dict):
-        return None
-    campaign_id, period_text, days = payload.get("c"), payload.get("p"), payload.get("d")
-    if not isinstance(campaign_id, int) or not isinstance(period_text, str) or not isinstance(days, int):
-        return None
-    age = (now if now is not None else time.time()) - signed_at.timestamp()
-    if age < 0 or age > days * 86400:
+    payload, age = found
+    campaign_id, period_text, days = links.as_id(payload.get("c")), payload.get("p"), payload.get("d")
+    if campaign_id is None or not isinstance(period_text, str) or not isinstance(days, int) or age > days * 86400:
         return None
     try:
         return campaign_id, parse_period(period_text)

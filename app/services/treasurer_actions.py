@@ -127,7 +127,7 @@ def cancel_pledge(pledge_id: int, *, reason: str, actor: User, token: str) -> Do
             pledge.email,
             f"Your pledge {pledge.reference} is cancelled",
             pledge=pledge,
-            my_pledges_url=links.my_pledges_url(pledge.email),
+            my_pledges_url=links.my_pledges_url(pledge),
         )
         _finish()
     voided_text = f" Voided {', '.join(i.display_number for i in voided)}." if voided else ""
@@ -154,7 +154,7 @@ def resend_receipt(payment_id: int, *, actor: User, token: str) -> Done:
             f"Receipt for your payment to {pledge.campaign.title}",
             pledge=pledge,
             payment=payment,
-            my_pledges_url=links.my_pledges_url(pledge.email),
+            my_pledges_url=links.my_pledges_url(pledge),
         )
         audit.record(
             "payment.receipt_resent",

@@ -26,8 +26,8 @@ def site() -> dict[str, str]:
     db.session.commit()
     return {
         "slug": campaign.slug,
-        "stop": "/stop-updates/" + links.stop_updates_token(campaign.id, "ada@example.org"),
-        "mine": "/my-pledges/" + links.my_pledges_token("ada@example.org"),
+        "stop": "/stop-updates/" + links.stop_updates_token(pledge.id),
+        "mine": "/my-pledges/" + links.my_pledges_token(pledge.id),
         "confirmation": "/pledges/" + links.pledge_token(pledge.id),
         "email_update": f"/admin/updates/{update.id}/email",
     }
@@ -69,5 +69,7 @@ def test_the_admins_email_page_and_the_council_form_are_accessible(browse: Brows
     assert page.get_by_text("Of those, agreed to get updates").is_visible()
     assert page.get_by_role("button", name="Email this update to 1 pledger").is_visible()
     browse.assert_accessible()
+    browse.page.context.clear_cookies()
+    browse.sign_in("contact@example.org", PASSWORD)  # a council's officer: only they may pledge for it
     browse.goto(f"/campaigns/{site['slug']}/pledge/council")
     browse.assert_accessible()

@@ -30,9 +30,9 @@ from tests.invoices.conftest import succeed
 
 
 def _council_pledges(campaign, count: int, **kwargs) -> list[int]:  # type: ignore[no-untyped-def]
-    """`count` conditional council pledges (each with its pro-forma), as pledge ids."""
-    user = UserFactory()
-    return [make_council_pledge(campaign, user, OrganisationFactory(), **kwargs).id for _ in range(count)]
+    """`count` conditional council pledges (each with its pro-forma, each by its council's officer), as pledge ids."""
+    councils = [OrganisationFactory() for _ in range(count)]
+    return [make_council_pledge(campaign, UserFactory(organisation=c), c, **kwargs).id for c in councils]
 
 
 def _first_instalment(pledge_id: int) -> Instalment:

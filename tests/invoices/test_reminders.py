@@ -79,10 +79,10 @@ def test_a_paid_invoice_is_never_reminded(campaign, contact, council) -> None:
 
 def test_two_runs_at_once_send_each_reminder_once(app: Flask) -> None:
     campaign = CampaignFactory()
-    user = UserFactory()
     due = None
     for n in range(8):
-        invoice = _issued(campaign, user, OrganisationFactory(), email=f"ap{n}@council.example")
+        council = OrganisationFactory()
+        invoice = _issued(campaign, UserFactory(organisation=council), council, email=f"ap{n}@council.example")
         due = invoice.due_on
     assert due is not None
     db.session.commit()

@@ -33,6 +33,14 @@ CSRF_REFUSAL = "The form had expired or was sent from somewhere else"
 # The one view that may take a POST without our CSRF token: Stripe signs its webhooks instead.
 CSRF_EXEMPT_ALLOWED = {"webhooks.stripe"}
 ROW_KEYS = {*ACTORS, "args", "form"}
+# Rows for these end the session they are sent with: each actor signs in again after them.
+SESSION_ENDING = {"account.sign_out", "account.sign_out_everywhere"}
+
+
+def _route(key: str) -> str:
+    """ "GET pledges.cancel (another address's pledge)" -> "GET pledges.cancel": the route a row is for."""
+    return key.split(" (", 1)[0]
+
 
 _addresses = count(1)
 
@@ -60,7 +68,7 @@ def _suggested_row(key: str, declared: tuple[str, ...] | None) -> str:
 def test_every_route_has_a_row_in_the_access_table(app: Flask) -> None:
     served = {key: rule for key, rule, _ in route_keys(app)}
     missing = [key for key in served if key not in ROUTES]
-    stale = [key for key in ROUTES if key not in served]
+    stale = [key for key in ROUTES if _route(key) not in served]
 
     problems = []
     if missing:
@@ -166,12 +174,14 @@ def _request(
 def test_each_actor_gets_what_the_access_table_says(app: Flask) -> None:
     users, samples = make_route_world()
     cookies = _signed_in_cookies(app, users)
+    served = {key: (rule, method) for key, rule, method in route_keys(app)}
 
     mismatches = []
-    for key, rule, method in route_keys(app):
-        row = ROUTES.get(key)
-        if row is None:
+    for key in sorted(ROUTES, key=lambda k: (_route(k) in {f"POST {e}" for e in SESSION_ENDING}, k)):
+        if _route(key) not in served:
             continue  # reported by test_every_route_has_a_row_in_the_access_table
+        row = ROUTES[key]
+        rule, method = served[_route(key)]
         url = route_url(app, rule, row, TABLE, samples)
         form = {name: str(value).format(**samples) for name, value in dict(row.get("form", {})).items()}
         for actor in ACTORS:
@@ -184,12 +194,27 @@ def test_each_actor_gets_what_the_access_table_says(app: Flask) -> None:
             got = _outcome(response)
             if got != row[actor]:
                 mismatches.append(
-                    f"{method} {url} ({rule.endpoint}) as {actor}: the table says {row[actor]!r}, "
+                    f"{key}: {method} {url} as {actor}: the table says {row[actor]!r}, "
                     f"got {got!r} (HTTP {response.status_code}"
                     + (f" to {response.location}" if response.location else "")
                     + ")"
                 )
+        if rule.endpoint in SESSION_ENDING:
+            cookies = _signed_in_cookies(app, users)
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_the_session_ending_rows_really_end_the_session(app: Flask) -> None:
+    """Why the matrix signs everyone in again after them (and proof that they do what they say)."""
+    users, _ = make_route_world()
+    for endpoint in sorted(SESSION_ENDING):
+        cookies = _signed_in_cookies(app, {"pledger": users["pledger"]})
+        client = _client_for(app, "pledger", cookies)
+        token = csrf_token(client, "/account/")
+        url = app.url_map.bind("localhost").build(endpoint)
+        assert client.post(url, data={"csrf_token": token}).status_code == 302
+        replayed = _client_for(app, "pledger", cookies)
+        assert _outcome(replayed.get("/account/")) == "signin", endpoint
 
 
 def test_the_only_view_exempt_from_csrf_is_the_stripe_webhook(app: Flask) -> None:
@@ -243,7 +268,7 @@ def test_changing_an_id_in_a_pledgers_link_never_reaches_someone_elses_pledge(cl
     theirs = make_pledge(campaign, status=PledgeStatus.PENDING, email="them@example.org", name="Someone Else")
     their_payment = payments.open_card_payment(theirs.instalments[0])
     db.session.commit()
-    my_link = links.my_pledges_token("me@example.org")
+    my_link = links.my_pledges_token(mine.id)
     my_pledge_link = links.pledge_token(mine.id)
     forged = links.pledge_token(theirs.id)[:-2] + "xx"
 
