@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
 from flask import Flask
 
 import config as config_module
+
+# The modules that hold views, by feature package (see ARCHITECTURE.md).
+VIEW_MODULES = (
+    "app.accounts.views",
+    "app.campaigns.views",
+    "app.campaigns.api",
+    "app.campaigns.admin_views",
+    "app.campaigns.treasurer_views",
+    "app.invoicing.views",
+    "app.matching.sponsor_views",
+    "app.matching.treasurer_views",
+    "app.payments.views",
+    "app.pledging.views",
+    "app.pledging.council_views",
+    "app.reporting.impact_views",
+    "app.reporting.report_views",
+    "app.reporting.transparency",
+    "app.treasury.views",
+    "app.treasury.action_views",
+    "app.treasury.audit_views",
+    "app.treasury.dashboard_views",
+    "app.treasury.export_views",
+    "app.treasury.ledger_views",
+    "app.treasury.reconcile_views",
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -29,8 +55,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from app import database, errors, security, templating
+    from app.accounts.login import init_login
+    from app.campaigns import page_cache
     from app.extensions import csrf, db, limiter, login_manager, migrate
-    from app.public import cache as campaign_cache
 
     db.init_app(app)
     database.init_app(app)
@@ -38,26 +65,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    init_login(login_manager)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
-    campaign_cache.init_app(app)
+    page_cache.init_app(app)
 
-    from app.account import bp as account_bp
-    from app.account import init_login
-    from app.admin import bp as admin_bp
-    from app.api import bp as api_bp
-    from app.councils import bp as councils_bp
-    from app.pledges import bp as pledges_bp
-    from app.public import bp as public_bp
-    from app.sponsor import bp as sponsor_bp
-    from app.treasurer import bp as treasurer_bp
-    from app.webhooks import bp as webhooks_bp
+    from app import blueprints
 
-    init_login(login_manager)
-    for blueprint in (public_bp, pledges_bp, webhooks_bp, api_bp, account_bp, treasurer_bp, sponsor_bp, admin_bp):
+    for views in VIEW_MODULES:
+        importlib.import_module(views)  # each adds its routes to a blueprint in app.blueprints
+    for blueprint in blueprints.ALL:
         app.register_blueprint(blueprint)
-    app.register_blueprint(councils_bp)
     security.token_filter.learn(app.url_map)
 
     from app.cli import register as register_cli

@@ -10,7 +10,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from app.money import format_pence
-from app.services.pledges import accepting_pledges
+from app.pledging.pledges import accepting_pledges
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -76,3 +76,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["demo_mode"] = app.config.get("DEMO_MODE", False)
     # The campaign page offers the pledge form by the same rule the form itself enforces.
     app.jinja_env.globals["accepting_pledges"] = accepting_pledges
+    # Wherever offers are shown: the campaign page, the sponsor's and the treasurer's pages.
+    from app.matching import match_funding
+
+    app.jinja_env.filters["ratio"] = match_funding.format_ratio
+    app.jinja_env.filters["eligibility"] = match_funding.describe_eligibility
+    app.jinja_env.filters["percent_bp"] = match_funding.percent

@@ -632,8 +632,8 @@ def load(size: int, *, now: datetime | None = None, progress: Callable[[str], No
     from sqlalchemy import func, select, text, update
 
     from app.extensions import db
+    from app.ledger import rollups, totals
     from app.models import Campaign
-    from app.services import rollups, totals
 
     say = progress or (lambda message: None)
     began = time.perf_counter()

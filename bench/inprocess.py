@@ -44,7 +44,7 @@ def dashboard_samples(campaign_id: int, repeat: int) -> dict[str, Any]:
 
     from app.extensions import db
     from app.models import Campaign
-    from app.services import dashboard
+    from app.treasury import dashboard
 
     campaign = db.session.get(Campaign, campaign_id)
 
@@ -99,7 +99,7 @@ def table_samples(campaign_id: int, repeat: int) -> dict[str, list[float]]:
 
     from app.extensions import db
     from app.models import Campaign, Pledge, PledgerKind, PledgeStatus
-    from app.services import dashboard
+    from app.treasury import dashboard
 
     campaign = db.session.get(Campaign, campaign_id)
     middle = db.session.scalar(select(func.max(Pledge.id) / 2).where(Pledge.campaign_id == campaign_id))
@@ -128,7 +128,7 @@ def report_samples(campaign_id: int, repeat: int) -> dict[str, list[float]]:
 
     from app.extensions import db
     from app.models import Campaign, MatchOffer, Organisation
-    from app.services import reports
+    from app.reporting import reports
 
     campaign = db.session.get(Campaign, campaign_id)
     sponsor = db.session.scalar(

@@ -59,7 +59,7 @@ def main() -> None:
 
     app = create_app()
     if not os.environ.get("STRIPE_SECRET_KEY"):
-        from app.services import demo
+        from app import demo
 
         with app.app_context():
             cards = demo.attach_test_cards()

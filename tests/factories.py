@@ -10,6 +10,7 @@ from typing import Any
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
+from app.accounts import auth
 from app.extensions import db
 from app.models import (
     Campaign,
@@ -34,10 +35,11 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import accounts, payments, pledges
+from app.payments import settle
+from app.pledging import pledges
 
 PASSWORD = "correct horse battery staple"
-_PASSWORD_HASH = accounts.hash_password(PASSWORD)
+_PASSWORD_HASH = auth.hash_password(PASSWORD)
 _tokens = count(1)
 
 
@@ -140,7 +142,7 @@ def make_pledge(
     if status != PledgeStatus.PENDING:
         pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="test")
     for instalment in pledge.instalments[:paid_instalments]:
-        payments.mark_succeeded(payments.open_card_payment(instalment))
+        settle.mark_succeeded(settle.open_card_payment(instalment))
     if status not in (PledgeStatus.PENDING, PledgeStatus.COMMITTED) and pledge.status != status:
         pledges.change_status(pledge, status, reason="test")
     db.session.commit()
@@ -160,7 +162,7 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
     of two councils has an officer and a council pledge, so that each actor can be sent to the
     others' records.
     """
-    from app.services import links  # imported here: only the route tests need it
+    from app import links  # imported here: only the route tests need it
 
     council = OrganisationFactory(name="Access Borough Council", slug="access-borough")
     council_b = OrganisationFactory(name="Other District Council", slug="other-district")
@@ -176,9 +178,9 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
     campaign = CampaignFactory(slug="access-campaign")
     draft = CampaignFactory(slug="access-draft", status=CampaignStatus.DRAFT)
     pledge = make_pledge(campaign, status=PledgeStatus.PENDING, name="Pat Pledger", email="pledger@example.org")
-    payment = payments.open_card_payment(pledge.instalments[0])
+    payment = settle.open_card_payment(pledge.instalments[0])
     other = make_pledge(campaign, status=PledgeStatus.PENDING, name="Someone Else", email="someone@example.org")
-    other_payment = payments.open_card_payment(other.instalments[0])
+    other_payment = settle.open_card_payment(other.instalments[0])
     db.session.commit()
     samples = {
         "campaign_slug": campaign.slug,
@@ -211,9 +213,9 @@ def make_offer(
     actor: User | None = None,
 ):  # type: ignore[no-untyped-def]
     """A sponsor's match offer made through the real service (share limit and all), committed."""
-    from app.services import matching  # imported here: most tests never make an offer
+    from app.matching import match_funding  # imported here: most tests never make an offer
 
-    offer = matching.create_offer(
+    offer = match_funding.create_offer(
         campaign,
         sponsor or SponsorFactory(),
         ratio,
@@ -239,7 +241,7 @@ def make_council_pledge(
     submission_token: str | None = None,
 ) -> Pledge:
     """A council's pledge by purchase order through the real service, its first invoice issued; committed."""
-    from app.services import invoices  # imported here: most tests never make a council pledge
+    from app.invoicing import invoices  # imported here: most tests never make a council pledge
 
     council = council or OrganisationFactory()
     user = user or UserFactory(organisation=council)
@@ -264,8 +266,8 @@ def make_council_pledge(
 
 def council_pledge_samples(campaign: Campaign, user: User, council: Organisation) -> dict[str, str]:
     """The council contact's conditional pledge and its pro-forma, for the access matrix."""
+    from app.invoicing import invoices
     from app.models import Invoice
-    from app.services import invoices
 
     pledge = make_council_pledge(campaign, user, council)
     proforma = db.session.scalars(db.select(Invoice).where(Invoice.pledge_id == pledge.id)).one()

@@ -31,7 +31,7 @@ class Campaign(db.Model):  # type: ignore[name-defined,misc]
     """Something people pledge toward, with running totals kept in step with the ledger.
 
     The `*_pence` totals and counts are updated in the same transaction as the pledge or payment
-    that moves them (see `app.services.totals`); `totals_version` goes up with every change, so
+    that moves them (see `app.ledger.totals`); `totals_version` goes up with every change, so
     anything cached from the totals can be keyed by it.
     """
 
@@ -72,7 +72,7 @@ class Campaign(db.Model):  # type: ignore[name-defined,misc]
 
     # Impartiality: no one sponsor may provide more than this share of the target (basis points).
     max_sponsor_share_bp: Mapped[int] = mapped_column(Integer, default=2500)
-    # The published fair-share formula for councils (see services.fair_share); None uses the default.
+    # The published fair-share formula for councils (see campaigns.fair_share); None uses the default.
     fair_share: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     pledged_pence: Mapped[int] = mapped_column(BigInteger, default=0)

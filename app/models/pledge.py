@@ -61,7 +61,7 @@ class PledgeStatus(StrEnum):
 # Pledges in these states count toward "pledged", the pledge count and the council count.
 LIVE_STATUSES = frozenset({PledgeStatus.COMMITTED, PledgeStatus.ACTIVE, PledgeStatus.FULFILLED})
 
-# Which status changes are allowed. Anything else is a bug, refused by `services.pledges`.
+# Which status changes are allowed. Anything else is a bug, refused by `pledging.pledges`.
 TRANSITIONS: dict[PledgeStatus, frozenset[PledgeStatus]] = {
     PledgeStatus.PENDING: frozenset({PledgeStatus.COMMITTED, PledgeStatus.FAILED, PledgeStatus.CANCELLED}),
     PledgeStatus.COMMITTED: frozenset(

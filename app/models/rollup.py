@@ -1,4 +1,4 @@
-"""Running sums of a campaign's ledger, kept in step with its totals (see `services.totals`).
+"""Running sums of a campaign's ledger, kept in step with its totals (see `ledger.totals`).
 
 The treasurer's overview, the charts and the impact report read these few rows instead of
 scanning every pledge and payment, so their cost does not grow with the number of pledges.

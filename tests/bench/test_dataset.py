@@ -6,8 +6,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Campaign, Invoice, Payment, PaymentStatus, Pledge, PledgerKind
-from app.services import totals
 from bench import dataset
 from tests.factories import CampaignFactory, make_pledge
 

@@ -7,8 +7,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Payment, PaymentStatus, Pledge, PledgeStatus
-from app.services import totals
 from tests.browser.browsing import AXE_TAGS, Browse, describe
 from tests.factories import CampaignFactory
 from tests.stripe_server import LocalStripe

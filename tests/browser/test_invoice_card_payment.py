@@ -7,8 +7,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.invoicing import invoices
+from app.ledger import totals
 from app.models import CouncilType, Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentStatus
-from app.services import invoices, totals
 from tests.browser.browsing import AXE_TAGS, Browse, describe
 from tests.factories import CampaignFactory, OrganisationFactory, UserFactory, make_council_pledge
 from tests.stripe_server import LocalStripe

@@ -244,7 +244,7 @@ def action_site(site: Site) -> ActionSite:
         ReconciliationRun,
         RunStatus,
     )
-    from app.services import payments
+    from app.payments import settle
     from tests.factories import make_council_pledge
 
     campaign = CampaignFactory(title="Shared data standards lead 2027/28")
@@ -258,7 +258,7 @@ def action_site(site: Site) -> ActionSite:
     invoice.issued_on -= timedelta(days=45)
     invoice.due_on = invoice.issued_on + timedelta(days=30)
     lost = make_pledge(campaign, pounds="30", status=PledgeStatus.PENDING, name="Lee Webb")
-    open_payment = payments.open_card_payment(lost.instalments[0])
+    open_payment = settle.open_card_payment(lost.instalments[0])
     db.session.flush()
     run = ReconciliationRun(
         window_start=utcnow() - timedelta(days=30),
@@ -459,8 +459,8 @@ def _dashboard_pages(site: Site) -> dict[str, str]:
     """The read-side treasurer pages for the live campaign, with an audit entry to show."""
     from sqlalchemy import select
 
+    from app import audit
     from app.models import Campaign, Organisation, Pledge
-    from app.services import audit
 
     slug = site.live.rsplit("/", 1)[-1]
     campaign = db.session.scalars(select(Campaign).where(Campaign.slug == slug)).one()

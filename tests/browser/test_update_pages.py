@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from app import links
 from app.extensions import db
 from app.models import Role
-from app.services import impact, links
+from app.reporting import impact
 from tests.browser.browsing import Browse
 from tests.factories import PASSWORD, CampaignFactory, OrganisationFactory, UserFactory, make_pledge
 

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import (
     EmailMessage,
     Frequency,
@@ -24,7 +25,7 @@ from app.models import (
     StripeEvent,
     utcnow,
 )
-from app.services import card_payments, totals
+from app.payments import card_payments
 from tests.factories import CampaignFactory, make_pledge
 from tests.stripe_server import LocalStripe, save_card
 
@@ -228,15 +229,15 @@ def test_instalments_are_never_charged_twice_by_the_database(localstripe: LocalS
     """Even bypassing the service, a second open payment for one instalment is refused."""
     from sqlalchemy.exc import IntegrityError
 
-    from app.services import payments
+    from app.payments import settle
 
     campaign = CampaignFactory()
     pledge = _pledge(campaign, pounds="5")
     instalment = db.session.get(Instalment, pledge.instalments[0].id)
-    payments.open_card_payment(instalment)
+    settle.open_card_payment(instalment)
     db.session.commit()
     with pytest.raises(IntegrityError):
-        payments.open_card_payment(instalment)
+        settle.open_card_payment(instalment)
     db.session.rollback()
 
 

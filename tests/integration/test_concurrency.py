@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 
 from app.database import write_transaction
 from app.extensions import db
+from app.ledger import totals
 from app.models import Campaign, Frequency, PaymentMethod, Pledge, PledgerKind, PledgeStatus, Visibility
 from app.money import Money
-from app.services import payments, pledges, totals
+from app.payments import settle
+from app.pledging import pledges
 from tests.factories import CampaignFactory, OrganisationFactory
 from tests.views.test_pledge_form import _valid
 
@@ -48,7 +50,7 @@ def test_two_hundred_pledges_at_once_keep_totals_to_the_penny(app: Flask) -> Non
             )
             pledges.change_status(made, PledgeStatus.COMMITTED, reason="test")
             if n % 4 == 1:
-                payments.mark_succeeded(payments.open_card_payment(made.instalments[0]))
+                settle.mark_succeeded(settle.open_card_payment(made.instalments[0]))
             db.session.commit()
 
     with ThreadPoolExecutor(max_workers=8) as pool:

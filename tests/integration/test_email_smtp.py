@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import EmailMessage, EmailStatus
-from app.services import email
+from app.notifications import email
 from tests.factories import CampaignFactory, make_pledge
 from tests.stripe_server import free_port
 

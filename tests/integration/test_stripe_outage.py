@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Payment, PaymentStatus, Pledge, PledgeStatus
-from app.services import totals
 from tests.factories import CampaignFactory
 from tests.stripe_server import LocalStripe, pointed_at, save_card, unreachable
 from tests.views.test_pledge_form import _form, _valid

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 
 from app.database import write_transaction
 from app.extensions import db
+from app.invoicing import invoices
+from app.ledger import totals
 from app.models import (
     AuditEntry,
     Campaign,
@@ -26,7 +28,6 @@ from app.models import (
     User,
 )
 from app.money import Money
-from app.services import invoices, totals
 from tests.factories import UserFactory, make_council_pledge
 
 TODAY = datetime.now(ZoneInfo("Europe/London")).date()
@@ -213,7 +214,7 @@ def test_a_transfer_and_a_cancellation_at_once_never_deadlock(
     other instead of each holding what the other needs; whichever goes second sees the result."""
     from threading import Barrier
 
-    from app.services import treasurer_actions
+    from app.treasury import treasurer_actions
 
     rounds = 6
     invoice_ids = [_invoice(campaign, contact, council, pounds="100").id for _ in range(rounds)]

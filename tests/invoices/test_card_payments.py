@@ -21,6 +21,8 @@ from sqlalchemy import func, select
 
 from app.database import write_transaction
 from app.extensions import db
+from app.invoicing import invoices
+from app.ledger import totals
 from app.models import (
     AuditEntry,
     Campaign,
@@ -37,7 +39,6 @@ from app.models import (
     User,
 )
 from app.money import Money
-from app.services import invoices, totals
 from tests.factories import make_council_pledge
 from tests.invoices.conftest import pdf_text
 from tests.stripe_server import TEST_WEBHOOK_SECRET, LocalStripe, save_card

@@ -12,7 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app.campaigns import fair_share
 from app.extensions import db
+from app.invoicing import invoices
 from app.models import (
     CampaignStatus,
     EmailMessage,
@@ -32,7 +34,6 @@ from app.models import (
     Visibility,
 )
 from app.money import Money
-from app.services import fair_share, invoices
 from tests.factories import (
     PASSWORD,
     CampaignFactory,

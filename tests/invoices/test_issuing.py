@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 
 from app.database import write_transaction
 from app.extensions import db
+from app.invoicing import invoices
 from app.models import (
     AuditEntry,
     CampaignStatus,
@@ -24,7 +25,7 @@ from app.models import (
     Pledge,
     PledgeStatus,
 )
-from app.services import invoices, pledges
+from app.pledging import pledges
 from tests.factories import CampaignFactory, OrganisationFactory, UserFactory, make_council_pledge
 from tests.invoices.conftest import succeed
 
@@ -203,7 +204,7 @@ def test_issue_due_run_twice_at_once_issues_each_invoice_once(app: Flask, runner
 
 
 def test_close_due_invoices_the_councils_of_a_campaign_that_succeeds(contact, council) -> None:
-    from app.services import lifecycle
+    from app.campaigns import lifecycle
 
     campaign = CampaignFactory(target_pence=1_000_00, min_councils=1)
     pledge = make_council_pledge(campaign, contact, council, pounds="1000", years=2)
@@ -223,7 +224,7 @@ def test_close_due_invoices_the_councils_of_a_campaign_that_succeeds(contact, co
 
 
 def test_close_due_releases_a_failed_campaigns_council_pledges_and_voids_their_pro_formas(contact, council) -> None:
-    from app.services import lifecycle
+    from app.campaigns import lifecycle
 
     campaign = CampaignFactory(target_pence=1_000_00, min_councils=5)
     pledge = make_council_pledge(campaign, contact, council, pounds="1000")

@@ -21,9 +21,11 @@ from sqlalchemy import select
 
 from app.database import write_transaction
 from app.extensions import db
+from app.invoicing import invoices
 from app.models import Invoice, InvoiceKind, InvoiceStatus, Organisation, Pledge, User
 from app.money import Money
-from app.services import invoices, pdf, schedule
+from app.pledging import schedule
+from app.reporting import pdf
 from app.templating import format_date
 from tests.factories import PASSWORD, UserFactory, make_council_pledge
 from tests.helpers import sign_in
@@ -168,7 +170,7 @@ def test_the_fetcher_refuses_local_files_and_the_network_and_fetches_nothing(
     ).render(urls=hostile, pixel=PIXEL)
     fetcher = pdf.StaticOnlyFetcher(app.static_folder or "app/static")
 
-    with caplog.at_level(logging.WARNING, logger="app.services.pdf"):
+    with caplog.at_level(logging.WARNING, logger="app.reporting.pdf"):
         document = pdf.html_to_pdf(html, fetcher=fetcher)
 
     try:
@@ -232,7 +234,7 @@ def test_the_emailed_link_works_until_it_expires_and_cannot_be_forged(
 ) -> None:
     pledge, proforma = _pledge_with_proforma(campaign, contact, council)
     token = invoices.pdf_token(proforma.id)
-    from app.services import links
+    from app import links
 
     assert client.get(f"/invoices/link/{token[:-2]}xx.pdf").status_code == 404  # tampered
     assert client.get(f"/invoices/link/{links.pledge_token(proforma.id)}.pdf").status_code == 404  # another link's

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from app.database import write_transaction
 from app.extensions import db
+from app.invoicing import invoices
 from app.models import EmailMessage, EmailStatus, Invoice, InvoiceKind
 from app.money import Money
-from app.services import invoices
 from tests.factories import CampaignFactory, OrganisationFactory, UserFactory, make_council_pledge
 
 

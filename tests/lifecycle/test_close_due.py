@@ -9,7 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.campaigns import lifecycle
 from app.extensions import db
+from app.ledger import totals
 from app.models import (
     AuditEntry,
     Campaign,
@@ -24,7 +26,7 @@ from app.models import (
     PledgeStatus,
     utcnow,
 )
-from app.services import card_payments, lifecycle, totals
+from app.payments import card_payments
 from tests.factories import CampaignFactory, OrganisationFactory, make_pledge
 from tests.stripe_server import LocalStripe, save_card
 

@@ -11,8 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Frequency, Payment, Pledge, PledgeEvent, PledgeStatus
-from app.services import card_payments, payments, totals
+from app.payments import card_payments, settle
 from tests.factories import CampaignFactory, make_pledge
 
 
@@ -62,7 +63,7 @@ def test_a_payment_landing_on_a_just_cancelled_pledge_does_not_revive_it(app: Fl
     campaign = CampaignFactory()
     pledge = make_pledge(campaign, pounds="100")
     pledge_id = pledge.id
-    payment_id = payments.open_card_payment(pledge.instalments[0]).id
+    payment_id = settle.open_card_payment(pledge.instalments[0]).id
     db.session.commit()
     context, stale = _stale_copy(app, pledge_id)
     try:
@@ -71,7 +72,7 @@ def test_a_payment_landing_on_a_just_cancelled_pledge_does_not_revive_it(app: Fl
         # the charge that was already under way succeeds afterwards, in the request that read
         # the pledge (still "committed" in its session) before the cancel
         assert stale.status == PledgeStatus.COMMITTED
-        payments.mark_succeeded(db.session.get_one(Payment, payment_id))
+        settle.mark_succeeded(db.session.get_one(Payment, payment_id))
         db.session.commit()
     finally:
         context.pop()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.campaigns import fair_share
+from app.campaigns.fair_share import FairShareConfigError, Formula
 from app.models import CouncilType
 from app.money import Money
-from app.services import fair_share
-from app.services.fair_share import FairShareConfigError, Formula
 from tests.factories import CampaignFactory, OrganisationFactory
 from tests.helpers import PageClient
 

@@ -4,7 +4,7 @@ cancels and offers being made, withdrawn and released.
 A Hypothesis state machine does those things in random order. After every step the campaign's
 stored totals must equal `totals.from_ledger` (so `totals.verify()` finds nothing), and matched
 must equal a sum this test works out itself from the rows and the offers, by the rule in
-services/matching.py: min(cap, eligible pledged × ratio // 10000) per active offer.
+app/matching/match_funding.py: min(cap, eligible pledged × ratio // 10000) per active offer.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import select
 
 from app.extensions import db
+from app.ledger import totals
+from app.matching import match_funding
 from app.models import (
     LIVE_STATUSES,
     Campaign,
@@ -35,7 +37,8 @@ from app.models import (
     PledgeStatus,
 )
 from app.money import Money
-from app.services import matching, payments, pledges, totals
+from app.payments import settle
+from app.pledging import pledges
 from tests.factories import CampaignFactory, OrganisationFactory, SponsorFactory, make_pledge
 from tests.helpers import empty_database
 
@@ -154,7 +157,7 @@ class MatchedLedger(RuleBasedStateMachine):
             )
         )
         if due:
-            payments.mark_succeeded(payments.open_card_payment(due[which % len(due)]))
+            settle.mark_succeeded(settle.open_card_payment(due[which % len(due)]))
             db.session.commit()
 
     @rule(which=pick, share=st.integers(min_value=1, max_value=100))
@@ -168,9 +171,7 @@ class MatchedLedger(RuleBasedStateMachine):
         ]
         if paid:
             payment = paid[which % len(paid)]
-            payments.record_refund(
-                payment, Money(max(1, (payment.amount_pence - payment.refunded_pence) * share // 100))
-            )
+            settle.record_refund(payment, Money(max(1, (payment.amount_pence - payment.refunded_pence) * share // 100)))
             db.session.commit()
 
     @rule(which=pick)
@@ -189,10 +190,10 @@ class MatchedLedger(RuleBasedStateMachine):
     def offer(self, which: int, ratio_bp: int, cap: int, eligibility: MatchEligibility, conditional: bool) -> None:
         ratio = f"{ratio_bp // 10_000}.{ratio_bp % 10_000:04d}"
         try:
-            matching.create_offer(
+            match_funding.create_offer(
                 self._campaign(), self.sponsors[which % 2], ratio, Money(cap), eligibility, conditional, None
             )
-        except matching.MatchError as refused:
+        except match_funding.MatchError as refused:
             db.session.rollback()
             self.refusals.append(str(refused))
         else:
@@ -210,8 +211,8 @@ class MatchedLedger(RuleBasedStateMachine):
         if active:
             offer = active[which % len(active)]
             try:
-                matching.withdraw_offer(offer, None, "changed plans")
-            except matching.MatchError as refused:
+                match_funding.withdraw_offer(offer, None, "changed plans")
+            except match_funding.MatchError as refused:
                 db.session.rollback()
                 self.refusals.append(str(refused))
             else:
@@ -223,7 +224,7 @@ class MatchedLedger(RuleBasedStateMachine):
         if campaign.status == CampaignStatus.LIVE:
             campaign.status = CampaignStatus.FAILED
             db.session.commit()
-        matching.release_offers(self._campaign())
+        match_funding.release_offers(self._campaign())
         db.session.commit()
 
     @invariant()
@@ -240,7 +241,7 @@ class MatchedLedger(RuleBasedStateMachine):
         assert stored == asdict(totals.from_ledger(self.campaign_id))
         hand = by_hand(self.campaign_id)
         assert {k: stored[k] for k in hand} == hand
-        assert matching.counts_toward_success(campaign) == campaign.matched_pence
+        assert match_funding.counts_toward_success(campaign) == campaign.matched_pence
         assert totals.verify() == []
 
 

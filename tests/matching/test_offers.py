@@ -8,7 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app.campaigns import lifecycle
 from app.extensions import db
+from app.ledger import totals
+from app.matching import match_funding
 from app.models import (
     AuditEntry,
     Campaign,
@@ -25,7 +28,8 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
-from app.services import lifecycle, matching, payments, pledges, totals
+from app.payments import settle
+from app.pledging import pledges
 from tests.factories import (
     CampaignFactory,
     OrganisationFactory,
@@ -43,7 +47,7 @@ def _fresh(campaign: Campaign) -> Campaign:
 
 def _matched(offer: MatchOffer) -> int:
     campaign = _fresh(offer.campaign)
-    return {o.id: m for o, m in matching.matched_by_offer(campaign)}[offer.id]
+    return {o.id: m for o, m in match_funding.matched_by_offer(campaign)}[offer.id]
 
 
 def test_a_pound_for_a_pound_matches_every_penny_up_to_the_cap() -> None:
@@ -81,7 +85,7 @@ def test_several_offers_with_different_eligibility_each_round_down_to_the_penny(
     assert _matched(individuals_only) == 72_50  # £145.01 × 0.5 = £72.505, rounded down
     assert _matched(both) == 245_85  # £745.01 × 0.33 = £245.8533, rounded down
     assert campaign.matched_pence == 500_00 + 72_50 + 245_85
-    assert matching.counts_toward_success(campaign) == campaign.matched_pence
+    assert match_funding.counts_toward_success(campaign) == campaign.matched_pence
     assert campaign.raised_pence == campaign.pledged_pence + campaign.matched_pence
     assert totals.verify() == []
 
@@ -96,7 +100,7 @@ def test_cancelling_and_refunding_move_the_match_with_the_pledge() -> None:
     db.session.commit()
     assert _matched(offer) == 40_00  # a cancelled pledge still counts what it paid: £20
 
-    payments.record_refund(_first_payment(pledge), Money(5_00))
+    settle.record_refund(_first_payment(pledge), Money(5_00))
     db.session.commit()
     assert _matched(offer) == 30_00
     assert totals.verify() == []
@@ -116,8 +120,8 @@ def test_the_sponsor_share_limit_is_enforced_with_a_clear_message_and_nothing_wr
     audits_before = db.session.scalar(select(func.count()).select_from(AuditEntry))
     version = campaign.totals_version
 
-    with pytest.raises(matching.MatchError) as refused:
-        matching.create_offer(campaign, sponsor, "1", Money(12_000_01), "both", True, None)
+    with pytest.raises(match_funding.MatchError) as refused:
+        match_funding.create_offer(campaign, sponsor, "1", Money(12_000_01), "both", True, None)
 
     assert str(refused.value) == (
         "Northgate Civic Fund can provide at most £12,000.00 (25% of the target) to Pipeline community manager, "
@@ -130,7 +134,7 @@ def test_the_sponsor_share_limit_is_enforced_with_a_clear_message_and_nothing_wr
     assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == audits_before
     assert _fresh(campaign).totals_version == version
 
-    exactly = matching.create_offer(campaign, sponsor, "1", Money(12_000_00), "both", True, None)  # to the penny
+    exactly = match_funding.create_offer(campaign, sponsor, "1", Money(12_000_00), "both", True, None)  # to the penny
     db.session.commit()
     assert exactly.cap_pence == 12_000_00
 
@@ -143,8 +147,8 @@ def test_the_limit_counts_every_active_offer_and_the_sponsors_own_pledges() -> N
     make_offer(campaign, other, cap="2000")  # another sponsor's offers are its own business
     make_pledge(campaign, kind=PledgerKind.SPONSOR, organisation=sponsor, pounds="600")
 
-    with pytest.raises(matching.MatchError) as refused:
-        matching.create_offer(campaign, sponsor, "1", Money(400_01), "both", True, None)
+    with pytest.raises(match_funding.MatchError) as refused:
+        match_funding.create_offer(campaign, sponsor, "1", Money(400_01), "both", True, None)
     assert str(refused.value) == (
         "Eastfield Trust can provide at most £2,000.00 (20% of the target) to Shared role, so that no one sponsor "
         "has too large a say. Its offers and pledges on this campaign already come to £1,600.00, so enter a cap "
@@ -152,8 +156,8 @@ def test_the_limit_counts_every_active_offer_and_the_sponsors_own_pledges() -> N
     )
     db.session.rollback()
     make_offer(campaign, sponsor, cap="400")
-    with pytest.raises(matching.MatchError, match=r"already come to £2,000\.00, so it cannot offer any more"):
-        matching.create_offer(campaign, sponsor, "1", Money(1), "both", True, None)
+    with pytest.raises(match_funding.MatchError, match=r"already come to £2,000\.00, so it cannot offer any more"):
+        match_funding.create_offer(campaign, sponsor, "1", Money(1), "both", True, None)
     db.session.rollback()
 
 
@@ -161,7 +165,7 @@ def test_a_withdrawn_offer_frees_its_share() -> None:
     campaign = CampaignFactory(target_pence=4_000_00)  # 25%: £1,000
     sponsor = SponsorFactory()
     offer = make_offer(campaign, sponsor, cap="1000")
-    matching.withdraw_offer(offer, None, "Board decision")
+    match_funding.withdraw_offer(offer, None, "Board decision")
     db.session.commit()
     assert make_offer(campaign, sponsor, cap="1000").status == MatchStatus.ACTIVE
 
@@ -203,8 +207,8 @@ def test_offers_that_break_the_rules_are_refused_and_nothing_is_written(
         "actor": outsider if "actor" in change else None,
     }
 
-    with pytest.raises(matching.MatchError, match=message) as refused:
-        matching.create_offer(
+    with pytest.raises(match_funding.MatchError, match=message) as refused:
+        match_funding.create_offer(
             args["campaign"],
             args["sponsor"],
             args["ratio"],
@@ -226,7 +230,7 @@ def test_every_offer_change_is_audited() -> None:
     sponsor = SponsorFactory(name="Northgate Civic Fund")
     actor = UserFactory(role=Role.SPONSOR, organisation=sponsor)
     offer = make_offer(campaign, sponsor, ratio="0.5", cap="2500", eligibility="councils", actor=actor)
-    matching.withdraw_offer(offer, actor, "Our board changed its budget")
+    match_funding.withdraw_offer(offer, actor, "Our board changed its budget")
     db.session.commit()
 
     entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
@@ -249,21 +253,23 @@ def test_an_offer_that_has_matched_anything_cannot_be_withdrawn() -> None:
     campaign = CampaignFactory()
     offer = make_offer(campaign, ratio="1", cap="100", eligibility="councils")
     make_pledge(campaign, pounds="40")  # an individual: nothing matched yet
-    matching.withdraw_offer(offer, None, "Changed plans")  # fine
+    match_funding.withdraw_offer(offer, None, "Changed plans")  # fine
     db.session.commit()
     assert _fresh(campaign).matched_pence == 0
 
     kept = make_offer(campaign, ratio="1", cap="100", eligibility="individuals")
     assert _matched(kept) == 40_00
-    with pytest.raises(matching.MatchError, match=r"already matched £40\.00 of pledges, so it cannot be withdrawn"):
-        matching.withdraw_offer(kept, None, "Changed plans")
+    with pytest.raises(
+        match_funding.MatchError, match=r"already matched £40\.00 of pledges, so it cannot be withdrawn"
+    ):
+        match_funding.withdraw_offer(kept, None, "Changed plans")
     db.session.rollback()
     assert db.session.get_one(MatchOffer, kept.id).status == MatchStatus.ACTIVE
 
-    with pytest.raises(matching.MatchError, match="Enter the reason"):
-        matching.withdraw_offer(kept, None, "  ")
-    with pytest.raises(matching.MatchError, match="already been withdrawn"):
-        matching.withdraw_offer(offer, None, "again")
+    with pytest.raises(match_funding.MatchError, match="Enter the reason"):
+        match_funding.withdraw_offer(kept, None, "  ")
+    with pytest.raises(match_funding.MatchError, match="already been withdrawn"):
+        match_funding.withdraw_offer(offer, None, "again")
     db.session.rollback()
 
 
@@ -281,7 +287,7 @@ def test_matched_money_counts_toward_the_target_exactly_as_documented() -> None:
     # A second offer, unconditional, of one penny tips it over.
     make_offer(campaign, ratio="1", cap="0.01", eligibility="both", conditional=False)
     campaign = _fresh(campaign)
-    assert matching.counts_toward_success(campaign) == 400_00
+    assert match_funding.counts_toward_success(campaign) == 400_00
     assert lifecycle.raised_toward_target(campaign) == 1_000_00
     assert lifecycle.conditions_met(campaign)  # conditional and unconditional offers both count
     assert _matched(offer) == 399_99
@@ -301,28 +307,28 @@ def test_when_a_campaign_fails_conditional_offers_are_released_and_stop_counting
     make_pledge(campaign, pounds="400")
     assert _fresh(campaign).matched_pence == 300_00 + 200_00
 
-    with pytest.raises(matching.MatchError, match="only when a campaign has failed"):
-        matching.release_offers(_fresh(campaign))
+    with pytest.raises(match_funding.MatchError, match="only when a campaign has failed"):
+        match_funding.release_offers(_fresh(campaign))
 
     campaign = _fresh(campaign)
     campaign.status = CampaignStatus.FAILED
     db.session.commit()
-    released = matching.release_offers(campaign, actor=None)
+    released = match_funding.release_offers(campaign, actor=None)
     db.session.commit()
 
     assert [o.id for o in released] == [conditional.id]
     assert db.session.get_one(MatchOffer, conditional.id).status == MatchStatus.RELEASED
     assert db.session.get_one(MatchOffer, unconditional.id).status == MatchStatus.ACTIVE
     campaign = _fresh(campaign)
-    assert campaign.matched_pence == 200_00 == matching.counts_toward_success(campaign)
-    assert {o.id: m for o, m in matching.matched_by_offer(campaign)} == {
+    assert campaign.matched_pence == 200_00 == match_funding.counts_toward_success(campaign)
+    assert {o.id: m for o, m in match_funding.matched_by_offer(campaign)} == {
         conditional.id: 0,
         unconditional.id: 200_00,
     }
     assert totals.verify() == []
 
     version = campaign.totals_version
-    assert matching.release_offers(campaign) == []  # again: nothing to do, nothing written
+    assert match_funding.release_offers(campaign) == []  # again: nothing to do, nothing written
     db.session.commit()
     assert _fresh(campaign).totals_version == version
     actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.action == "match_offer.released")).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.matching import MatchError, format_ratio, parse_ratio, percent
+from app.matching.match_funding import MatchError, format_ratio, parse_ratio, percent
 
 
 @pytest.mark.parametrize(

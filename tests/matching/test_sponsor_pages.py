@@ -115,9 +115,9 @@ def test_the_campaign_page_lists_every_sponsor_and_its_offer(page: PageClient) -
     make_offer(campaign, SponsorFactory(name="Eastfield Trust"), ratio="0.5", cap="250", eligibility="individuals",
                conditional=False)  # fmt: skip
     withdrawn = make_offer(campaign, SponsorFactory(name="Gone Ltd"), cap="10")
-    from app.services import matching
+    from app.matching import match_funding
 
-    matching.withdraw_offer(withdrawn, None, "changed plans")
+    match_funding.withdraw_offer(withdrawn, None, "changed plans")
     db.session.commit()
     make_pledge(campaign, kind=PledgerKind.COUNCIL, pounds="300")
     make_pledge(campaign, pounds="45.01")

@@ -14,10 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app import demo
 from app.extensions import db
+from app.matching import match_funding
 from app.models import Campaign, MatchOffer, Role
 from app.money import format_pence
-from app.services import dashboard, demo, matching, reports
+from app.reporting import reports
+from app.treasury import dashboard
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import PageClient, sign_in
 from tests.reports.conftest import Seeded, pdf_text
@@ -144,4 +147,7 @@ def test_in_the_demo_the_sponsor_downloads_a_report_whose_every_figure_matches_t
     text = pdf_text(report)
     offer = db.session.scalars(select(MatchOffer).where(MatchOffer.campaign_id == campaign.id)).one()
     assert f"Prepared for {demo.SPONSOR_NAME}" in text
-    assert f"{demo.SPONSOR_NAME}'s match funding has added {format_pence(matching.matched_pence(offer), 'GBP')}" in text
+    assert (
+        f"{demo.SPONSOR_NAME}'s match funding has added {format_pence(match_funding.matched_pence(offer), 'GBP')}"
+        in text
+    )

@@ -10,6 +10,7 @@ from datetime import date
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app import links
 from app.extensions import db
 from app.models import (
     AuditEntry,
@@ -25,7 +26,7 @@ from app.models import (
     Role,
     UpdateEmailing,
 )
-from app.services import impact, links
+from app.reporting import impact
 from tests.factories import PASSWORD, CampaignFactory, ImpactEntryFactory, UserFactory, make_pledge
 from tests.helpers import PageClient, csrf_token, sign_in
 

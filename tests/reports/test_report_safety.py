@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import ImpactStory
-from app.services import impact, pdf, reports
+from app.reporting import impact, pdf, reports
 from tests.factories import OutgoingFactory
 from tests.helpers import PageClient
 from tests.reports.conftest import Seeded, pdf_text

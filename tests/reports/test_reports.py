@@ -16,6 +16,7 @@ from PIL import Image, ImageStat
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.matching import match_funding
 from app.models import (
     LIVE_STATUSES,
     AuditEntry,
@@ -29,7 +30,7 @@ from app.models import (
     Role,
 )
 from app.money import format_pence
-from app.services import matching, pdf, reports
+from app.reporting import pdf, reports
 from tests.factories import PASSWORD, CampaignFactory, ImpactEntryFactory, UserFactory, make_offer
 from tests.helpers import PageClient, csrf_token, sign_in
 from tests.reports.conftest import Seeded, pdf_pages, pdf_text
@@ -108,7 +109,7 @@ def test_a_sponsors_report_shows_the_databases_figures_its_own_match_and_nobody_
     # The sponsor's own contribution: its offer and what it matched, and no other sponsor's.
     mine = db.session.scalars(select(MatchOffer).where(MatchOffer.sponsor_id == seeded.mine.id)).one()
     theirs = db.session.scalars(select(MatchOffer).where(MatchOffer.sponsor_id == seeded.theirs.id)).one()
-    mine_matched, theirs_matched = matching.matched_pence(mine), matching.matched_pence(theirs)
+    mine_matched, theirs_matched = match_funding.matched_pence(mine), match_funding.matched_pence(theirs)
     assert mine_matched == min(3_210_98, campaign.pledged_council_pence) and theirs_matched > 0
     assert "Prepared for Northgate Civic Fund" in text
     assert f"Northgate Civic Fund's match funding has added {_money(mine_matched)}" in text

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask_login import login_user, logout_user
 
+from app.accounts import auth
 from app.models import Role
 from app.security import may_use
-from app.services import accounts
 from tests.factories import ACTORS, PASSWORD, CampaignFactory, UserFactory, make_route_world
 from tests.helpers import PageClient, load_access_table, sign_in
 from tests.reports.conftest import Seeded, pdf_text
@@ -45,7 +45,7 @@ def test_a_role_without_the_report_route_sees_no_link_to_it(app: Flask) -> None:
     for role in (Role.SPONSOR, Role.PLEDGER):
         with app.test_request_context():
             user = UserFactory(role=role)
-            accounts.start_session(user, remember=False)
+            auth.start_session(user, remember=False)
             login_user(user)
             assert not may_use("admin.report") and not may_use("admin.report_link")
             assert not may_use("treasurer.campaign_overview")
@@ -68,7 +68,7 @@ def test_may_use_agrees_with_the_access_table_for_every_route_and_actor(app: Fla
         for actor in ACTORS:
             with app.test_request_context():
                 if actor != "anonymous":
-                    accounts.start_session(users[actor], remember=False)
+                    auth.start_session(users[actor], remember=False)
                     login_user(users[actor])
                 expected = row[actor] in ("ok", "404")
                 if may_use(endpoint) != expected:

@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.extensions import db
+from app.invoicing import invoices
 from app.models import (
     Campaign,
     Frequency,
@@ -25,8 +26,9 @@ from app.models import (
     Visibility,
 )
 from app.money import Money
-from app.services import invoices, payments, pledges
-from app.services.dashboard import london_today
+from app.payments import settle
+from app.pledging import pledges
+from app.treasury.dashboard import london_today
 from tests.factories import (
     PASSWORD,
     CampaignFactory,
@@ -89,8 +91,8 @@ def pledge_by(
 
 
 def card_paid(instalment: Instalment, fee_pence: int = 0):  # type: ignore[no-untyped-def]
-    payment = payments.open_card_payment(instalment)
-    payments.mark_succeeded(payment, fee_pence=fee_pence)
+    payment = settle.open_card_payment(instalment)
+    settle.mark_succeeded(payment, fee_pence=fee_pence)
     return payment
 
 
@@ -148,13 +150,13 @@ def build_ledger(today: date | None = None) -> Ledger:
     pledges.change_status(cancelled, PledgeStatus.CANCELLED, reason="test: stopped")
     refunded = make_pledge(campaign, pounds="80", paid_instalments=1, status=PledgeStatus.FULFILLED, name="Rory Refund")
     payment = db.session.scalars(db.select(Payment).where(Payment.pledge_id == refunded.id)).one()
-    payments.record_refund(payment, Money.parse("80"))
+    settle.record_refund(payment, Money.parse("80"))
     pledges.change_status(refunded, PledgeStatus.REFUNDED, reason="test: refunded")
     part_refund = make_pledge(campaign, pounds="60", paid_instalments=1, status=PledgeStatus.FULFILLED, name="Pam Part")
     payment = db.session.scalars(db.select(Payment).where(Payment.pledge_id == part_refund.id)).one()
-    payments.record_refund(payment, Money.parse("12.50"))
+    settle.record_refund(payment, Money.parse("12.50"))
     declined = make_pledge(campaign, pounds="35", name="Dee Declined")
-    payments.mark_failed(payments.open_card_payment(declined.instalments[0]), "Your card was declined.")
+    settle.mark_failed(settle.open_card_payment(declined.instalments[0]), "Your card was declined.")
     # Someone whose name a spreadsheet would run as a formula.
     make_pledge(campaign, pounds="20", name='=HYPERLINK("http://evil.example")', email="evil@example.org")
 
@@ -169,7 +171,7 @@ def build_ledger(today: date | None = None) -> Ledger:
         email="bea@example.org",
     )
     pledges.change_status(by_bank, PledgeStatus.COMMITTED, reason="test")
-    payments.record_bank_transfer(
+    settle.record_bank_transfer(
         by_bank, by_bank.instalments[0], Money.parse("75"), received_on=today - timedelta(days=3), reference="BEA 1"
     )
 

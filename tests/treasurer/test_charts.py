@@ -8,7 +8,9 @@ from xml.etree import ElementTree
 
 from flask import render_template_string
 
-from app.services import charts, dashboard, rollups
+from app.ledger import rollups
+from app.reporting import charts
+from app.treasury import dashboard
 from tests.helpers import PageClient
 from tests.treasurer.conftest import Ledger
 

@@ -15,7 +15,7 @@ from sqlalchemy import Boolean, Integer, String, case, cast, func, insert, liter
 from app.extensions import db
 from app.models import AuditEntry, Invoice, Payment, PaymentStatus, Pledge
 from app.models.types import UTCDateTime
-from app.services import exports
+from app.treasury import exports
 from tests.factories import CampaignFactory, insert_pledges
 from tests.helpers import PageClient
 from tests.treasurer.conftest import Ledger

@@ -25,7 +25,7 @@ from app.models import (
     PledgerKind,
     PledgeStatus,
 )
-from app.services import dashboard
+from app.treasury import dashboard
 from tests.helpers import PageClient
 from tests.treasurer.conftest import Ledger
 

@@ -20,7 +20,7 @@ from app.models import (
     PledgeStatus,
     utcnow,
 )
-from app.services import dashboard
+from app.treasury import dashboard
 from tests.factories import CampaignFactory, OrganisationFactory, insert_pledges
 from tests.helpers import PageClient
 from tests.treasurer.conftest import Ledger

@@ -12,8 +12,10 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.extensions import db
+from app.ledger import statements
 from app.models import Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentStatus, Pledge
-from app.services import dashboard, schedule, statements
+from app.pledging import schedule
+from app.treasury import dashboard
 from tests.helpers import PageClient
 from tests.treasurer.conftest import Ledger
 

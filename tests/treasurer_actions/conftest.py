@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEntry, Campaign, EmailMessage, Payment, PaymentStatus, Pledge, PledgeStatus, Role, User
-from app.services import card_payments
+from app.payments import card_payments
 from tests.factories import PASSWORD, CampaignFactory, UserFactory, make_pledge
 from tests.helpers import PageClient, sign_in
 from tests.stripe_server import TEST_WEBHOOK_SECRET, LocalStripe, free_port, save_card

@@ -8,6 +8,8 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from app.extensions import db
+from app.invoicing import invoices
+from app.ledger import totals
 from app.models import (
     Campaign,
     Frequency,
@@ -21,7 +23,7 @@ from app.models import (
     Role,
     User,
 )
-from app.services import invoices, payments, totals
+from app.payments import settle
 from app.templating import LONDON
 from tests.factories import PASSWORD, UserFactory, make_council_pledge, make_pledge
 from tests.helpers import PageClient, csrf_token, sign_in
@@ -122,7 +124,7 @@ def test_resending_a_receipt_emails_the_pledger_once_per_form(
     assert len(emails("receipt")) == 2
 
     unpaid = make_pledge(campaign, status=PledgeStatus.PENDING)
-    open_payment = payments.open_card_payment(unpaid.instalments[0])
+    open_payment = settle.open_card_payment(unpaid.instalments[0])
     db.session.commit()
     other = f"/treasurer/actions/payments/{open_payment.id}/receipt"
     assert "has not been received" in page.get(other).get_data(as_text=True)

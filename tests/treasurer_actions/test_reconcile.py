@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import (
     Campaign,
     DifferenceKind,
@@ -22,7 +23,7 @@ from app.models import (
     User,
 )
 from app.money import Money
-from app.services import card_payments, payments, reconcile, refunds, totals
+from app.payments import card_payments, reconcile, refunds, settle
 from tests.factories import make_pledge
 from tests.helpers import PageClient
 from tests.stripe_server import LocalStripe, save_card, unreachable
@@ -52,7 +53,7 @@ def _saved_card_with_open_payment(campaign: Campaign, localstripe: LocalStripe, 
     setup = card_payments.start_card_setup(pledge)
     save_card(localstripe.client(), setup.setup_intent_id)
     card_payments.record_saved_card(pledge, setup.setup_intent_id)
-    payment = payments.open_card_payment(fresh(pledge).instalments[0])
+    payment = settle.open_card_payment(fresh(pledge).instalments[0])
     db.session.commit()
     return payment
 
@@ -101,7 +102,7 @@ def test_the_three_seeded_differences_are_reported_exactly_and_nothing_is_change
     # What agrees: a charged pledge, partly refunded through our own action's path.
     fine = card_payment(campaign, localstripe, pounds="40")
     localstripe.client().v1.refunds.create(params={"payment_intent": fine.stripe_payment_intent_id, "amount": 500})
-    payments.record_refund(fine, Money(500))
+    settle.record_refund(fine, Money(500))
     db.session.commit()
     # 1. Money at Stripe we know nothing of.
     unknown = _charge_unknown_to_us(localstripe)
@@ -234,7 +235,7 @@ def test_payments_stripe_does_not_know_are_reported_missing(
     # A succeeded card payment with no PaymentIntent at all, and one naming a PaymentIntent Stripe never made.
     no_id = make_pledge(campaign, pounds="15", paid_instalments=1)
     ghost = make_pledge(campaign, pounds="16", status=PledgeStatus.PENDING)
-    ghost_payment = payments.open_card_payment(ghost.instalments[0])
+    ghost_payment = settle.open_card_payment(ghost.instalments[0])
     ghost_payment.stripe_payment_intent_id = "pi_never_made_at_stripe"
     db.session.commit()
     ledger = _ledger()

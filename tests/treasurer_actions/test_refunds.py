@@ -9,10 +9,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Campaign, PaymentMethod, PledgeStatus, Refund, RefundStatus, StripeEvent, User
 from app.money import Money
-from app.payments import gateway
-from app.services import payments, refunds, totals, webhooks
+from app.payments import gateway, refunds, settle, webhooks
 from tests.factories import make_pledge
 from tests.helpers import PageClient, csrf_token
 from tests.stripe_server import LocalStripe, unreachable
@@ -238,11 +238,11 @@ def test_payments_that_cannot_be_refunded_through_stripe_say_why(
     page: PageClient, treasurer: User, campaign: Campaign
 ) -> None:
     pledge = make_pledge(campaign, pounds="25")
-    bank = payments.record_bank_transfer(
+    bank = settle.record_bank_transfer(
         pledge, pledge.instalments[0], Money(2500), received_on=campaign.opens_at.date(), reference="BACS 1"
     )
     pending = make_pledge(campaign, status=PledgeStatus.PENDING)
-    open_payment = payments.open_card_payment(pending.instalments[0])
+    open_payment = settle.open_card_payment(pending.instalments[0])
     db.session.commit()
     assert bank.method == PaymentMethod.BANK_TRANSFER
 

@@ -10,7 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import demo
 from app.extensions import db
+from app.ledger import totals
 from app.models import (
     Campaign,
     CampaignStatus,
@@ -23,7 +25,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import demo, pledges, totals
+from app.pledging import pledges
 from tests.helpers import production_app, sign_in
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import date
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Campaign, Frequency
-from app.services import card_payments, totals
+from app.payments import card_payments
 from tests.factories import CampaignFactory, make_council_pledge, make_pledge
 
 

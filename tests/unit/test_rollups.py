@@ -7,9 +7,13 @@ from flask import Flask
 from sqlalchemy import text, update
 
 from app.extensions import db
+from app.ledger import rollups, totals
 from app.models import CampaignDay, Frequency, Payment, PaymentMethod, PledgerKind, PledgeStatus
 from app.money import Money
-from app.services import dashboard, payments, pledges, reports, rollups, totals
+from app.payments import settle
+from app.pledging import pledges
+from app.reporting import reports
+from app.treasury import dashboard
 from tests.factories import (
     CampaignFactory,
     OrganisationFactory,
@@ -41,14 +45,14 @@ def test_a_pledge_moves_its_rows_through_its_life() -> None:
     assert _group(campaign.id, PledgeStatus.COMMITTED)["pledge_count"] == 1
     assert rollups.days(campaign.id) == {today: {"pledged_pence": 50_00, "collected_pence": 0}}
 
-    payment = payments.open_card_payment(pledge.instalments[0])
-    payments.mark_succeeded(payment, fee_pence=45)
+    payment = settle.open_card_payment(pledge.instalments[0])
+    settle.mark_succeeded(payment, fee_pence=45)
     db.session.commit()
     group = rollups.groups(campaign.id)[(*MONTHLY_CARD, pledge.status, False)]
     assert (group["payment_count"], group["net_pence"], group["fee_pence"]) == (1, 25_00, 45)
     assert rollups.days(campaign.id)[today]["collected_pence"] == 25_00
 
-    payments.record_refund(payment, Money(5_00))
+    settle.record_refund(payment, Money(5_00))
     pledges.change_status(pledge, PledgeStatus.CANCELLED, reason="test")
     db.session.commit()
     group = _group(campaign.id, PledgeStatus.CANCELLED)
@@ -108,7 +112,7 @@ def test_a_refund_through_the_treasurer_flow_moves_the_day_it_was_collected() ->
     payment = db.session.scalars(db.select(Payment).where(Payment.pledge_id == pledge.id)).one()
     day = rollups.uk_day(payment.succeeded_at or payment.created_at)
     assert rollups.days(campaign.id)[day]["collected_pence"] == 50_00
-    payments.record_refund(payment, Money(50_00))
+    settle.record_refund(payment, Money(50_00))
     db.session.commit()
     assert rollups.days(campaign.id)[day] == {"pledged_pence": 50_00, "collected_pence": 0}
 

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
 from sqlalchemy import select, text
 
 from app.extensions import db
+from app.ledger import rollups, totals
 from app.models import (
     LIVE_STATUSES,
     Campaign,
@@ -41,7 +42,8 @@ from app.models import (
     Visibility,
 )
 from app.money import Money
-from app.services import payments, pledges, rollups, totals
+from app.payments import settle
+from app.pledging import pledges
 from tests.factories import CampaignFactory, OrganisationFactory, make_pledge
 from tests.helpers import empty_database
 
@@ -180,7 +182,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def _succeed(self, payment: Payment, fee: int = 0) -> None:
         if payment.status != PaymentStatus.SUCCEEDED:
             self.money_in += payment.amount_pence
-        payments.mark_succeeded(payment, fee_pence=fee)
+        settle.mark_succeeded(payment, fee_pence=fee)
 
     # -- pledging ----------------------------------------------------------------------------
 
@@ -250,11 +252,11 @@ class LedgerMachine(RuleBasedStateMachine):
         payable = self._payable()
         if not payable:
             return
-        payment = payments.open_card_payment(payable[which % len(payable)])
+        payment = settle.open_card_payment(payable[which % len(payable)])
         if outcome == "succeeds":
             self._succeed(payment, fee)
         elif outcome == "fails":
-            payments.mark_failed(payment, "Your card was declined.")
+            settle.mark_failed(payment, "Your card was declined.")
         self._done()
 
     @rule(which=pick, succeeded=st.booleans())
@@ -265,7 +267,7 @@ class LedgerMachine(RuleBasedStateMachine):
             if succeeded:
                 self._succeed(payment)
             else:
-                payments.mark_failed(payment, "Authentication failed.")
+                settle.mark_failed(payment, "Authentication failed.")
             self._done()
 
     @rule(which=pick, again=st.sampled_from(["succeeded", "failed"]))
@@ -276,7 +278,7 @@ class LedgerMachine(RuleBasedStateMachine):
             if again == "succeeded":
                 self._succeed(payment)
             else:
-                payments.mark_failed(payment, "A late failure must never undo a success.")
+                settle.mark_failed(payment, "A late failure must never undo a success.")
             self._done()
             assert payment.status == PaymentStatus.SUCCEEDED
 
@@ -287,7 +289,7 @@ class LedgerMachine(RuleBasedStateMachine):
             payment = refundable[which % len(refundable)]
             remaining = payment.amount_pence - payment.refunded_pence
             amount = max(1, remaining * share // 100)
-            payments.record_refund(payment, Money(amount))
+            settle.record_refund(payment, Money(amount))
             self.money_in -= amount
             self._done()
 
@@ -296,8 +298,8 @@ class LedgerMachine(RuleBasedStateMachine):
         done = self._payments(PaymentStatus.SUCCEEDED)
         if done:
             payment = done[which % len(done)]
-            with pytest.raises(payments.PaymentError, match="at most"):
-                payments.record_refund(payment, Money(payment.amount_pence - payment.refunded_pence + 1))
+            with pytest.raises(settle.PaymentError, match="at most"):
+                settle.record_refund(payment, Money(payment.amount_pence - payment.refunded_pence + 1))
             db.session.rollback()
             self.changed = True
 
@@ -311,7 +313,7 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             candidates = self._pledges()
             pledge = candidates[which % len(candidates)]
-        payments.record_bank_transfer(
+        settle.record_bank_transfer(
             pledge, instalment, Money(amount), received_on=date(2027, 4, 30), reference=f"BACS {pledge.reference}"
         )
         self.money_in += amount

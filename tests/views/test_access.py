@@ -11,10 +11,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from app import links
 from app.extensions import csrf, db
 from app.models import PledgeStatus, User
+from app.payments import settle
 from app.security import ACCESS_ATTRIBUTE
-from app.services import links, payments
 from tests.factories import ACTORS, PASSWORD, CampaignFactory, make_pledge, make_route_world
 from tests.helpers import (
     ACCESS_OUTCOMES,
@@ -266,7 +267,7 @@ def test_changing_an_id_in_a_pledgers_link_never_reaches_someone_elses_pledge(cl
     campaign = CampaignFactory()
     mine = make_pledge(campaign, status=PledgeStatus.PENDING, email="me@example.org")
     theirs = make_pledge(campaign, status=PledgeStatus.PENDING, email="them@example.org", name="Someone Else")
-    their_payment = payments.open_card_payment(theirs.instalments[0])
+    their_payment = settle.open_card_payment(theirs.instalments[0])
     db.session.commit()
     my_link = links.my_pledges_token(mine.id)
     my_pledge_link = links.pledge_token(mine.id)

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from app import create_app
+from app.accounts import auth
 from app.extensions import db
 from app.models import Role, User, UserSession
 from app.models.user import session_token_hash
-from app.services import accounts
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory
 from tests.helpers import FreshGlobalsClient, csrf_token, production_app, sign_in
 
@@ -179,12 +179,12 @@ def _assert_owasp_argon2id(encoded: str, password: str) -> None:
 
 
 def test_passwords_are_stored_as_argon2id_with_owasp_parameters(client: FlaskClient) -> None:
-    user = accounts.create_user("new@example.org", "New Person", "a long enough password", Role.PLEDGER)
+    user = auth.create_user("new@example.org", "New Person", "a long enough password", Role.PLEDGER)
     db.session.commit()
 
     _assert_owasp_argon2id(user.password_hash, "a long enough password")
     # Salted: the same password never gives the same hash twice.
-    assert accounts.hash_password("a long enough password") != user.password_hash
+    assert auth.hash_password("a long enough password") != user.password_hash
 
 
 def test_a_weaker_old_hash_is_upgraded_when_its_owner_signs_in(client: FlaskClient) -> None:
@@ -304,7 +304,7 @@ def test_signing_in_starts_a_new_session(client: FlaskClient) -> None:
         assert "planted" not in session
         token = session["_user_id"]
     # The session's own token, kept server side only as a hash: one open session, for this user.
-    assert accounts.user_for_session(token) == user
+    assert auth.user_for_session(token) == user
     assert db.session.scalars(select(UserSession.token_hash)).all() == [session_token_hash(token)]
 
 
@@ -370,9 +370,9 @@ def test_a_captured_cookie_is_useless_after_signing_out_everywhere_or_changing_p
     assert _is_signed_in(thief), "the captured cookie should work until it is revoked"
 
     if how == "sign out everywhere":
-        accounts.sign_out_everywhere(user)
+        auth.sign_out_everywhere(user)
     else:
-        accounts.change_password(user, "a brand new long password")
+        auth.change_password(user, "a brand new long password")
     db.session.commit()
 
     assert not _is_signed_in(thief)
@@ -395,8 +395,8 @@ def test_a_deactivated_account_is_signed_out_at_once(client: FlaskClient) -> Non
 def test_a_short_new_password_is_refused_and_the_old_one_still_works(client: FlaskClient) -> None:
     user = UserFactory(email="ada@example.org")
 
-    with pytest.raises(accounts.AccountError, match="at least 12 characters"):
-        accounts.change_password(user, "short")
+    with pytest.raises(auth.AccountError, match="at least 12 characters"):
+        auth.change_password(user, "short")
     db.session.rollback()
 
     assert _attempt(client, "ada@example.org", PASSWORD).status_code == 302

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from app.extensions import db
 from app.models import CampaignStatus, Frequency, Payment, PledgerKind, PledgeStatus
 from app.money import Money
-from app.services import payments
+from app.payments import settle
 from tests.factories import CampaignFactory, OrganisationFactory, make_pledge
 
 INTERFACE_KEYS = {
@@ -80,7 +80,7 @@ def _busy_campaign() -> str:
                 status=PledgeStatus.CANCELLED)  # fmt: skip
     make_pledge(campaign, pounds="70", status=PledgeStatus.PENDING)
     payment = db.session.scalars(select(Payment).where(Payment.pledge_id == one_off.id)).one()
-    payments.record_refund(payment, Money(300))
+    settle.record_refund(payment, Money(300))
     db.session.commit()
     return campaign.slug
 

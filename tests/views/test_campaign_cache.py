@@ -15,16 +15,19 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from app.campaigns import page_cache as cache
 from flask import Flask, request, request_started, template_rendered
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from app import create_app, database
+from app.campaigns import lifecycle, listing
 from app.extensions import db
+from app.matching import match_funding
 from app.models import Campaign, CampaignStatus, ImpactMetric, Payment, PledgerKind, PledgeStatus, Role, utcnow
 from app.money import Money
-from app.public import cache
-from app.services import campaigns, impact, lifecycle, matching, payments
+from app.payments import settle
+from app.reporting import impact
 from tests.factories import (
     PASSWORD,
     CampaignFactory,
@@ -159,7 +162,7 @@ def test_a_payment_shows_at_once(visitor: Visitor, campaign: Campaign) -> None:
     html, data = visitor.both()
     assert figure(html, "collected") == "£0.00" and data["collected_pence"] == 0
 
-    payments.mark_succeeded(payments.open_card_payment(pledge.instalments[0]))
+    settle.mark_succeeded(settle.open_card_payment(pledge.instalments[0]))
     db.session.commit()
 
     html, data = visitor.both()
@@ -172,7 +175,7 @@ def test_a_refund_shows_at_once(visitor: Visitor, campaign: Campaign) -> None:
     assert figure(html, "collected") == "£50.00" and data["collected_pence"] == 5000
 
     payment = db.session.scalars(select(Payment).where(Payment.pledge_id == pledge.id)).one()
-    payments.record_refund(payment, Money.parse("20"))
+    settle.record_refund(payment, Money.parse("20"))
     db.session.commit()
 
     html, data = visitor.both()
@@ -216,7 +219,7 @@ def test_a_match_offer_made_and_withdrawn_shows_at_once(visitor: Visitor, campai
     other = make_offer(campaign, SponsorFactory(name="Council Friends"), ratio="1", cap="100", eligibility="councils")
     html, _ = visitor.both()
     assert "Council Friends" in html and "Paid only if the campaign succeeds" in html
-    matching.withdraw_offer(other, UserFactory(role=Role.ADMIN), "Changed our plans")
+    match_funding.withdraw_offer(other, UserFactory(role=Role.ADMIN), "Changed our plans")
     db.session.commit()
 
     html, data = visitor.both()
@@ -420,7 +423,7 @@ def test_the_version_check_survives_its_connection_going_away(
             connection.close()
     make_pledge(campaign, pounds="8")
 
-    stamp = campaigns.stamp(campaign.slug)
+    stamp = listing.stamp(campaign.slug)
     assert stamp is not None and stamp.totals_version == fresh_version(campaign)
     html, data = visitor.both()
     assert figure(html, "pledged") == "£8.00" and data["pledged_pence"] == 800

@@ -7,9 +7,10 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app import links
 from app.extensions import db
+from app.ledger import totals
 from app.models import EmailMessage, Frequency, InstalmentStatus, PledgeStatus
-from app.services import links, totals
 from tests.factories import CampaignFactory, make_pledge
 from tests.helpers import PageClient
 

@@ -9,9 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app import links
 from app.extensions import db
 from app.models import Frequency, FundingModel, Instalment, Pledge, PledgeEvent, PledgeStatus, utcnow
-from app.services import links
 from tests.factories import CampaignFactory
 from tests.helpers import PageClient
 

@@ -20,6 +20,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from app import links
 from app.extensions import db
 from app.models import (
     InvoiceStatus,
@@ -31,7 +32,7 @@ from app.models import (
     UserSession,
 )
 from app.money import Money
-from app.services import links, payments
+from app.payments import settle
 from tests.factories import PASSWORD, CampaignFactory, UserFactory, make_council_pledge, make_pledge
 from tests.helpers import csrf_token, sign_in
 
@@ -131,7 +132,7 @@ def test_a_council_pledge_cannot_be_cancelled_from_a_pledgers_link(client: Flask
     campaign = CampaignFactory()
     pledge = make_council_pledge(campaign, conditional=False)
     invoice = pledge_invoice(pledge)
-    payments.record_bank_transfer(
+    settle.record_bank_transfer(
         pledge, invoice.instalment, Money(100_00), received_on=invoice.issued_on, reference="BACS 1"
     )
     db.session.commit()
@@ -251,9 +252,9 @@ def _row_counts() -> dict[str, int]:
 @pytest.mark.parametrize("blank", BLANKS)
 def test_a_refund_of_only_spaces_is_refused_with_a_message(treasurer_client: FlaskClient, blank: str) -> None:
     pledge = make_pledge(CampaignFactory(), status=PledgeStatus.PENDING)
-    payment = payments.open_card_payment(pledge.instalments[0])
+    payment = settle.open_card_payment(pledge.instalments[0])
     payment.stripe_payment_intent_id, payment.stripe_charge_id = "pi_test_blank", "ch_test_blank"
-    payments.mark_succeeded(payment)
+    settle.mark_succeeded(payment)
     db.session.commit()
     url = f"/treasurer/actions/payments/{payment.id}/refund"
     page = treasurer_client.get(url).get_data(as_text=True)
@@ -316,7 +317,7 @@ def live_server(app: Flask) -> Iterator[str]:
 def test_no_signed_link_reaches_the_access_log(live_server: str, caplog: pytest.LogCaptureFixture) -> None:
     pledge = make_council_pledge(CampaignFactory(), conditional=False)
     invoice = pledge_invoice(pledge)
-    from app.services import invoices
+    from app.invoicing import invoices
 
     secrets = {
         links.pledge_token(pledge.id): "/pledges/{}",
@@ -338,7 +339,7 @@ def test_no_signed_link_reaches_the_access_log(live_server: str, caplog: pytest.
 
 def test_pages_opened_by_a_signed_link_are_never_cached(client: FlaskClient) -> None:
     pledge = make_council_pledge(CampaignFactory(), conditional=False)
-    from app.services import invoices
+    from app.invoicing import invoices
 
     invoice = pledge_invoice(pledge)
     for path in (

@@ -8,9 +8,10 @@ import re
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app import links
 from app.extensions import db
 from app.models import AuditEntry, Pledge, PledgeStatus
-from app.services import impact, links
+from app.reporting import impact
 from tests.factories import PASSWORD, CampaignFactory, OrganisationFactory, UserFactory, make_pledge
 from tests.helpers import PageClient, sign_in
 

@@ -24,7 +24,7 @@ from app.models import (
     PledgeStatus,
     StripeEvent,
 )
-from app.services import payments
+from app.payments import settle
 from tests.factories import CampaignFactory, make_pledge
 from tests.webhooks.stripe_events import encode, sign
 
@@ -88,7 +88,7 @@ def card_payment(
     pledge.stripe_customer_id = f"cus_test_{pledge.id:06d}"
     pledge.stripe_setup_intent_id = f"seti_test_{pledge.id:06d}"
     pledge.stripe_payment_method_id = f"pm_test_{pledge.id:06d}"
-    payment = payments.open_card_payment(pledge.instalments[0])
+    payment = settle.open_card_payment(pledge.instalments[0])
     if intent_stored:
         payment.stripe_payment_intent_id = f"pi_test_{payment.id:06d}"
     db.session.commit()

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import (
     Campaign,
     EmailMessage,
@@ -24,7 +25,7 @@ from app.models import (
     PledgeStatus,
     StripeEvent,
 )
-from app.services import totals, webhooks
+from app.payments import webhooks
 from tests.factories import CampaignFactory
 from tests.webhooks.stripe_events import charge_id_for, charge_refunded_event, encode, payment_intent_event, sign
 from tests.webhooks.support import Stripe, card_payment, database_state, emails, stored_events

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Campaign, PaymentStatus, PledgeStatus
-from app.services import totals
 from tests.factories import CampaignFactory
 from tests.webhooks.stripe_events import event, payment_intent_event
 from tests.webhooks.support import Stripe, card_payment, database_state, emails, stored_events

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Campaign, Payment, PaymentStatus
-from app.services import totals
 from tests.webhooks.stripe_events import charge_refunded_event, payment_intent_event
 from tests.webhooks.support import Stripe, card_payment, database_state, stored_events
 

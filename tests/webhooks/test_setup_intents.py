@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.ledger import totals
 from app.models import Campaign, InstalmentStatus, Payment, Pledge, PledgeStatus, utcnow
-from app.services import card_payments, totals
+from app.payments import card_payments
 from tests.factories import CampaignFactory, make_pledge
 from tests.webhooks.stripe_events import setup_intent_succeeded_event
 from tests.webhooks.support import Stripe, database_state, emails, stored_events

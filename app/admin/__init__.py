@@ -1,5 +1,0 @@
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from app.admin import impact, reports, routes  # noqa: E402,F401  (registers the views)

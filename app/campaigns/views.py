@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from flask import abort, jsonify, redirect, render_template, url_for
+from sqlalchemy import text
+from werkzeug.wrappers import Response
+
+from app.blueprints import public as bp
+from app.campaigns import fair_share, listing
+from app.campaigns import page_cache as cache
+from app.extensions import db, limiter
+from app.matching import match_funding
+from app.models import Campaign
+from app.security import public
+
+
+@bp.get("/")
+@public
+def index() -> Response | str:
+    live = listing.public_campaigns()
+    if len(live) == 1:
+        return redirect(url_for("public.campaign", slug=live[0].slug))
+    return render_template("public/campaigns.html", campaigns=live)
+
+
+@bp.get("/campaigns")
+@public
+def campaign_list() -> str:
+    return render_template("public/campaigns.html", campaigns=listing.public_campaigns())
+
+
+@bp.get("/campaigns/<slug>")
+@public
+@limiter.exempt  # served from the cache, often without Flask at all (see campaigns.page_cache.FastPath)
+def campaign(slug: str) -> Response | str:
+    stamp = listing.stamp(slug)
+    if stamp is None:
+        abort(404)
+    if not cache.is_anonymous_visitor():
+        found = listing.get_public(slug)
+        if found is None:
+            abort(404)
+        return _campaign_page(found)
+
+    def render() -> tuple[listing.Stamp, str]:
+        shown = listing.stamp_in_session(slug)
+        if shown is None:
+            abort(404)
+        return shown, _campaign_page(db.session.get_one(Campaign, shown.campaign_id, populate_existing=True))
+
+    return cache.page(stamp, render)
+
+
+def _campaign_page(found: Campaign) -> str:
+    return render_template(
+        "public/campaign.html",
+        campaign=found,
+        days_left=listing.days_left(found),
+        councils_needed=listing.councils_needed(found),
+        supporters=listing.recent_supporters(found),
+        councils=listing.wall_of_councils(found),
+        offers=match_funding.matched_by_offer(found),
+    )
+
+
+@bp.get("/campaigns/<slug>/fair-share")
+@public
+def fair_share_formula(slug: str) -> str:
+    found = listing.get_public(slug)
+    if found is None:
+        abort(404)
+    return render_template(
+        "public/fair_share.html",
+        campaign=found,
+        formula=fair_share.formula_for(found),
+        examples=fair_share.examples(found),
+    )
+
+
+@bp.get("/healthz")
+@public
+def healthz() -> tuple[Response, int]:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means the database is not usable
+        db.session.rollback()
+        return jsonify({"status": "error", "database": "unavailable"}), 503
+    return jsonify({"status": "ok", "database": "ok"}), 200

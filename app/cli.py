@@ -1,0 +1,244 @@
+"""Flask CLI commands (`flask --app wsgi …`). Each exits non-zero on failure."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app import demo
+from app.accounts import auth
+from app.campaigns import lifecycle
+from app.extensions import db
+from app.ledger import rollups, totals
+from app.models import Campaign, Organisation, Role
+from app.notifications import email
+from app.payments import card_payments
+
+users = AppGroup("users", help="Manage user accounts.")
+totals_group = AppGroup("totals", help="Check campaign totals against the ledger.")
+payments_group = AppGroup("payments", help="Collect card payments.")
+mail_group = AppGroup("mail", help="Deliver queued email.")
+invoices_group = AppGroup("invoices", help="Council invoices: issue those due, remind overdue ones.")
+campaigns_group = AppGroup("campaigns", help="Campaign lifecycle.")
+stripe_group = AppGroup("stripe", help="Compare Stripe with our records.")
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.PLEDGER.value, show_default=True)
+@click.option("--organisation", "organisation_slug", help="Slug of the user's organisation.")
+@click.password_option(help="Prompted for if not given (at least 12 characters).")
+def create_user(email: str, name: str, role: str, organisation_slug: str | None, password: str) -> None:
+    """Create a user who can sign in."""
+    organisation = None
+    if organisation_slug:
+        organisation = db.session.scalar(db.select(Organisation).where(Organisation.slug == organisation_slug))
+        if organisation is None:
+            raise click.ClickException(f"No organisation with slug {organisation_slug!r}.")
+    try:
+        user = auth.create_user(email, name, password, Role(role), organisation)
+    except auth.AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created {user.role.value} {user.email}.")
+
+
+@totals_group.command("verify")
+def verify_totals() -> None:
+    """Recompute every campaign's totals from the ledger and report any difference."""
+    differences = totals.verify()
+    if not differences:
+        click.echo("All campaign totals agree with the ledger.")
+        return
+    for d in differences:
+        click.echo(f"{d.campaign_slug}: {d.field} is {d.stored} but the ledger says {d.ledger}", err=True)
+    click.echo(f"{len(differences)} difference(s) found.", err=True)
+    sys.exit(1)
+
+
+@totals_group.command("rebuild")
+def rebuild_totals() -> None:
+    """Recompute every campaign's roll-ups (sums by day and by kind of pledge) from the ledger.
+
+    Needed once after upgrading a database that already held pledges, or after loading pledges
+    without the services. Each campaign is rebuilt under its lock, in one transaction.
+    """
+    ids = list(db.session.scalars(select(Campaign.id).order_by(Campaign.id)))
+    for campaign_id in ids:
+        totals.lock_campaign(campaign_id)
+        rollups.rebuild([campaign_id])
+        db.session.commit()
+    click.echo(f"Rebuilt the roll-ups of {len(ids)} campaign(s).")
+
+
+@payments_group.command("collect-due")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Collect as if today were this date.")
+def collect_due(on: datetime | None) -> None:
+    """Charge every card instalment that is due (safe to run twice at once)."""
+    report = card_payments.collect_due(on.date() if on else None)
+    email.deliver_queued()
+    click.echo(str(report))
+    if report.unavailable:
+        sys.exit(2)
+
+
+@campaigns_group.command("close-due")
+def close_due() -> None:
+    """Close every campaign past its deadline: collect or release its pledges (safe to repeat)."""
+    report = lifecycle.close_due()
+    click.echo(str(report))
+    if report.unavailable:
+        sys.exit(2)
+
+
+@invoices_group.command("remind")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Remind as if today were this date.")
+def remind_invoices(on: datetime | None) -> None:
+    """Email a reminder for each overdue invoice, at most once a week each (safe to run twice at once)."""
+    from app.invoicing import invoices
+    from app.models import EmailMessage, EmailStatus
+
+    last_before = db.session.scalar(db.select(db.func.max(EmailMessage.id))) or 0
+    reminded = invoices.remind_overdue(on.date() if on else None)
+    email.deliver_queued(limit=1000)
+    failed = db.session.scalar(
+        db.select(db.func.count(EmailMessage.id)).where(
+            EmailMessage.id > last_before,
+            EmailMessage.kind == "invoice_reminder",
+            EmailMessage.status == EmailStatus.FAILED,
+        )
+    )
+    click.echo(f"{reminded} overdue invoice(s) reminded.")
+    if failed:
+        click.echo(f"{failed} reminder email(s) could not be sent: they stay in the outbox marked failed.", err=True)
+        sys.exit(2)
+
+
+@invoices_group.command("issue-due")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Issue as if today were this date.")
+def issue_due_invoices(on: datetime | None) -> None:
+    """Issue the numbered invoice for every council instalment that has fallen due (safe to run twice at once)."""
+    from app.invoicing import invoices
+
+    issued = invoices.issue_due_invoices(on.date() if on else None)
+    email.deliver_queued(limit=1000)
+    click.echo(f"{issued} invoice(s) issued.")
+
+
+@mail_group.command("send-queued")
+def send_queued() -> None:
+    """Deliver email left in the queue (for example after a mail server outage)."""
+    click.echo(f"{email.deliver_queued(limit=1000)} message(s) sent.")
+
+
+@stripe_group.command("reconcile")
+@click.option("--days", type=click.IntRange(1, 365), default=30, show_default=True, help="How far back to look.")
+def stripe_reconcile(days: int) -> None:
+    """Compare recent Stripe PaymentIntents, charges and refunds with our payments; report every difference.
+
+    Changes no money record. Exits 1 if there is a difference nobody has explained yet, 2 if
+    Stripe could not be read. A treasurer resolves each difference on /treasurer/reconcile.
+    """
+    from app.payments import reconcile
+
+    record = reconcile.run(days=days)
+    if record.status.value == "failed":
+        click.echo(f"Reconciliation failed: {record.error}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"Checked {record.payment_intents_checked} PaymentIntent(s), {record.charges_checked} charge(s), "
+        f"{record.refunds_checked} refund(s) and {record.payments_checked} of our payment(s) since "
+        f"{record.window_start:%Y-%m-%d %H:%M} UTC."
+    )
+    open_count = 0
+    for difference in record.differences:
+        explained = difference.resolution is not None
+        open_count += not explained
+        note = f" [explained earlier: {difference.resolution_note}]" if explained else ""
+        click.echo(f"- {difference.kind.label}: {difference.summary}{note}", err=not explained)
+    if not record.differences:
+        click.echo("Stripe and our records agree.")
+        return
+    click.echo(
+        f"{len(record.differences)} difference(s), {open_count} not yet explained (run {record.id}).",
+        err=bool(open_count),
+    )
+    if open_count:
+        sys.exit(1)
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo campaign, councils, pledges and accounts (safe to run again)."""
+    try:
+        result = demo.seed()
+    except demo.DemoRefused as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    if result.created:
+        click.echo(f"Demo data loaded: {result.pledges} pledges from {result.councils} councils and individuals.")
+    else:
+        click.echo("Demo data is already loaded; nothing changed.")
+    click.echo("Demo accounts (for this demo only):")
+    for role, address, password in demo.DEMO_ACCOUNTS:
+        click.echo(f"  {role:<10} {address:<36} password: {password}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(totals_group)
+    app.cli.add_command(payments_group)
+    app.cli.add_command(mail_group)
+    app.cli.add_command(invoices_group)
+    app.cli.add_command(campaigns_group)
+    app.cli.add_command(stripe_group)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(reports_group)
+
+
+reports_group = AppGroup("reports", help="Impact reports.")
+
+
+@reports_group.command("impact")
+@click.option("--campaign", "slug", required=True, help="The campaign's slug.")
+@click.option("--period", help="A financial year like 2027-28 (default: the campaign's funding period).")
+@click.option("--sponsor", "sponsor_slug", help="Make this sponsor's own copy (its offers and what they matched).")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="Where to write the PDF."
+)
+def impact_report(slug: str, period: str | None, sponsor_slug: str | None, out: str) -> None:
+    """Write a campaign's impact report as a PDF (from the cache if the data has not changed)."""
+    from pathlib import Path
+
+    from app.models import Campaign
+    from app.reporting import reports
+
+    campaign = db.session.scalar(db.select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise click.ClickException(f"No campaign with slug {slug!r}.")
+    sponsor = None
+    if sponsor_slug:
+        sponsor = db.session.scalar(db.select(Organisation).where(Organisation.slug == sponsor_slug))
+        if sponsor is None or sponsor.kind != "sponsor":
+            raise click.ClickException(f"No sponsor with slug {sponsor_slug!r}.")
+    try:
+        chosen = reports.period_for(campaign, period)
+    except reports.ReportError as error:
+        raise click.ClickException(str(error)) from error
+    steps = 4
+    with click.progressbar(length=steps, label=f"Impact report {chosen.label}", file=sys.stderr) as bar:
+        document, cached = reports.report_pdf(campaign, chosen, sponsor, progress=lambda step: bar.update(1))
+        bar.update(steps)
+    try:
+        Path(out).write_bytes(document)
+    except OSError as error:
+        raise click.ClickException(f"Could not write {out}: {error.strerror}") from error
+    click.echo(f"Wrote {out} ({len(document):,} bytes{', from the cache' if cached else ''}).")

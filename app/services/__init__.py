@@ -1,1 +1,0 @@
-"""Business rules as plain functions: called the same way by views, CLI commands and tests."""
