@@ -54,8 +54,8 @@ db: $(STAMP_PY) ## Apply database migrations
 seed: db ## Load the demo campaign and accounts (safe to repeat)
 	$(FLASK) seed-demo
 
-run: install seed ## Install everything, migrate, seed the demo and serve on http://127.0.0.1:5000 (PORT=… to change)
-	$(BIN)/python -m scripts.dev_server
+run: install db ## Install everything, migrate, load the demo and serve on http://127.0.0.1:5000 (PORT=… to change)
+	@$(BIN)/python -m scripts.dev_server
 
 lint: $(STAMP_PY) ## Ruff lint and format check
 	$(BIN)/ruff check .

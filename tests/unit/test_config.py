@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -208,3 +209,20 @@ def test_production_builds_links_on_its_public_url(environment: pytest.MonkeyPat
 
     with app.app_context():
         assert links.external_url("public.campaign", slug="pipeline") == f"{PUBLIC}/campaigns/pipeline"
+
+
+def test_the_stripe_library_logs_only_warnings(environment: pytest.MonkeyPatch) -> None:
+    """It logs every request and response at INFO, which would flood the console and the logs."""
+    root, stripe_logger = logging.getLogger(), logging.getLogger("stripe")
+    levels = root.level, stripe_logger.level
+    root.setLevel(logging.INFO)  # as create_app configures a process that has no logging yet
+    stripe_logger.setLevel(logging.NOTSET)
+    try:
+        _create()
+
+        assert not stripe_logger.isEnabledFor(logging.INFO)
+        assert stripe_logger.isEnabledFor(logging.WARNING)
+        assert logging.getLogger("app").isEnabledFor(logging.INFO)  # our own lines still reach the logs
+    finally:
+        root.setLevel(levels[0])
+        stripe_logger.setLevel(levels[1])
