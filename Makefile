@@ -14,10 +14,20 @@ GOVUK := app/static/govuk/govuk-frontend.min.js
 FONT_DIR ?= /usr/share/fonts/truetype/liberation2
 FONTS := app/static/fonts/LiberationSans-Regular.ttf app/static/fonts/LiberationSans-Bold.ttf
 
-.PHONY: help install assets db seed run test lint typecheck security check pytest lock clean bench
+.PHONY: help packages test-packages install assets db seed run test lint typecheck security check pytest lock clean bench
 
 help: ## Show this help
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+# The Debian packages live in one place, scripts/debian_packages.sh; it checks them on every run
+# (one dpkg-query call) and installs what is missing, as root or through sudo.
+DEBIAN_PACKAGES := PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/debian_packages.sh
+
+packages: ## Install the Debian packages make run needs, if any is missing
+	@$(DEBIAN_PACKAGES) run
+
+test-packages: ## Install the Debian packages make test needs (also Chromium and poppler-utils), if any is missing
+	@$(DEBIAN_PACKAGES) test
 
 $(STAMP_PY): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Pledgeline needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ". Run: make PYTHON=python3.12 ...")'
@@ -39,9 +49,9 @@ $(GOVUK): $(STAMP_NPM)
 	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js app/static/govuk/
 	rm -rf app/static/govuk/assets && cp -r node_modules/govuk-frontend/dist/govuk/assets app/static/govuk/assets
 
-install: $(STAMP_PY) assets ## Create the virtual environment and install Python and npm packages
+install: packages $(STAMP_PY) assets ## Install the Debian packages if missing, the virtual environment, Python and npm packages
 
-app/static/fonts/%.ttf:
+app/static/fonts/%.ttf: | packages
 	@test -f $(FONT_DIR)/$*.ttf || { echo "PDFs need $(FONT_DIR)/$*.ttf: apt-get install fonts-liberation2 (or make FONT_DIR=...)" >&2; exit 1; }
 	mkdir -p app/static/fonts
 	cp $(FONT_DIR)/$*.ttf $@
@@ -54,8 +64,8 @@ db: $(STAMP_PY) ## Apply database migrations
 seed: db ## Load the demo campaign and accounts (safe to repeat)
 	$(FLASK) seed-demo
 
-run: install seed ## Install everything, migrate, seed the demo and serve on http://127.0.0.1:5000 (PORT=… to change)
-	$(BIN)/python -m scripts.dev_server
+run: install db ## Install everything, migrate, load the demo and serve on http://127.0.0.1:5000 (PORT=… to change)
+	@$(BIN)/python -m scripts.dev_server
 
 lint: $(STAMP_PY) ## Ruff lint and format check
 	$(BIN)/ruff check .
@@ -67,10 +77,10 @@ typecheck: $(STAMP_PY) ## mypy on app/
 security: $(STAMP_PY) ## bandit on app/
 	$(BIN)/bandit -q -r app -ll
 
-pytest: install ## Only the test suite
+pytest: test-packages install ## Only the test suite
 	$(BIN)/pytest
 
-test: install lint typecheck security pytest ## Lint, type-check, security scan and the whole test suite
+test: test-packages install lint typecheck security pytest ## Lint, type-check, security scan and the whole test suite
 
 check: test ## Same as test
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -28,6 +29,14 @@ def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or not value.strip():
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def port_number(value: str, name: str = "PORT") -> int:
+    """A port from the environment variable `name`, or a ConfigError that says what is wrong with it."""
+    value = value.strip()
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"{name} must be a port number, like 5000, not {value!r}.")
+    return int(value)
 
 
 def database_url(url: str | None) -> str:
@@ -88,8 +97,9 @@ class Config:
     MAIL_PASSWORD = ""
     MAIL_USE_TLS = False
     MAIL_DEFAULT_SENDER = "Pledgeline <pledges@localgov.digital>"
-    # The address people reach the service at: links in emails are built from it, never from
-    # the Host header of whatever request happened to cause the email.
+    # The address people reach the service at: every absolute link (emails, PDFs) is built from
+    # it, never from the Host header of whatever request happened to cause the email. Unset, it
+    # is the address `make run` serves: http://127.0.0.1:5000, or the port PORT names.
     PUBLIC_URL = "http://127.0.0.1:5000"
 
     # Printed on invoices. The defaults are obviously fake: a real deployment sets all four.
@@ -132,6 +142,9 @@ class Config:
         for name in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "PUBLIC_URL"):
             if get(name) is not None:
                 settings[name] = get(name)
+        if get("PUBLIC_URL") is None and get("PORT") is not None:
+            # `PORT=5055 make run` serves on 127.0.0.1:5055, so that is where the links must go.
+            settings["PUBLIC_URL"] = f"http://127.0.0.1:{port_number(get('PORT') or '')}"
         for name in ("BANK_ACCOUNT_NAME", "BANK_SORT_CODE", "BANK_ACCOUNT_NUMBER", "INVOICE_ISSUER_ADDRESS"):
             if get(name) is not None:
                 # A one-line environment variable can carry the address's line breaks as "\n".
@@ -170,12 +183,16 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS = True
+    # No default: behind a proxy, the port the app listens on says nothing about its public address.
+    PUBLIC_URL = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> dict[str, Any]:
         settings = super().from_environment(environ)
         # Production is served over HTTPS only: no variable may send the cookies in clear.
         settings.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+        if not (environ.get("PUBLIC_URL") or "").strip():
+            settings.pop("PUBLIC_URL", None)  # never the development default built from PORT
         return settings
 
 
@@ -184,7 +201,7 @@ class ConfigError(RuntimeError):
 
 
 def check_production(config: Mapping[str, object]) -> None:
-    """Refuse to run in production with DEBUG on or a missing, short or default SECRET_KEY."""
+    """Refuse to run in production with DEBUG on, a missing, short or default SECRET_KEY, or no https PUBLIC_URL."""
     if config.get("DEBUG"):
         raise ConfigError("DEBUG must be off in production (unset FLASK_DEBUG).")
     key = str(config.get("SECRET_KEY") or "").strip()
@@ -195,6 +212,15 @@ def check_production(config: Mapping[str, object]) -> None:
             f"SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} random characters "
             '(python -c "import secrets; print(secrets.token_urlsafe(48))").'
         )
+    public_url = str(config.get("PUBLIC_URL") or "").strip()
+    if not public_url:
+        raise ConfigError(
+            "Set PUBLIC_URL to the https:// address people reach Pledgeline at, like https://pledge.example.org: "
+            "the links in emails and PDFs are built from it."
+        )
+    parts = urlsplit(public_url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ConfigError(f"PUBLIC_URL must be an https:// address in production, not {public_url!r}.")
 
 
 CONFIGS: dict[str, type[Config]] = {

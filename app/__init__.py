@@ -51,7 +51,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         config_module.check_production(app.config)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic.runtime.plugins", "weasyprint.progress", "fontTools"):
+    # The Stripe library logs every request and response at INFO.
+    for noisy in ("alembic.runtime.plugins", "weasyprint.progress", "fontTools", "stripe"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from app import database, errors, security, templating

@@ -159,7 +159,7 @@ def stop_updates_from(token: str) -> StopUpdates | None:
 
 def external_url(endpoint: str, **values: object) -> str:
     """An absolute link for an email, built on PUBLIC_URL (works in a request, the CLI or cron)."""
-    public = urlsplit(str(current_app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"))
+    public = urlsplit(str(current_app.config["PUBLIC_URL"]))  # its default is in config.py
     adapter = current_app.url_map.bind(public.netloc, script_name=public.path or "/", url_scheme=public.scheme)
     return adapter.build(endpoint, values, force_external=True)
 

@@ -160,6 +160,7 @@ def production_app(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterat
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PLEDGELINE_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", secrets.token_urlsafe(48))
+    monkeypatch.setenv("PUBLIC_URL", "https://pledgeline.example")
     monkeypatch.setenv("DATABASE_URL", database_url)
     app = create_app()
     try:

@@ -67,7 +67,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(
             f"Chromium was not found at {CHROMIUM}. The browser tests need it: install the Debian "
-            "package 'chromium' (.ci/run does), or set CHROMIUM to its path.",
+            "package 'chromium' (make test does), or set CHROMIUM to its path.",
             pytrace=False,
         )
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

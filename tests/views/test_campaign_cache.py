@@ -15,13 +15,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from app.campaigns import page_cache as cache
 from flask import Flask, request, request_started, template_rendered
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from app import create_app, database
 from app.campaigns import lifecycle, listing
+from app.campaigns import page_cache as cache
 from app.extensions import db
 from app.matching import match_funding
 from app.models import Campaign, CampaignStatus, ImpactMetric, Payment, PledgerKind, PledgeStatus, Role, utcnow
