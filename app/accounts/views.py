@@ -49,8 +49,8 @@ def sign_in() -> Response | str | tuple[str, int]:
             return redirect(safe_next(form.next.data, url_for("account.home")))
         current_app.logger.warning("sign-in failed from %s", request.remote_addr)
         form.password.errors = ["Enter a correct email address and password"]
-        return render_template("account/sign_in.html", form=form), 200
-    return render_template("account/sign_in.html", form=form), (200 if request.method == "GET" else 400)
+        return render_template("accounts/sign_in.html", form=form), 200
+    return render_template("accounts/sign_in.html", form=form), (200 if request.method == "GET" else 400)
 
 
 @bp.post("/sign-out")
@@ -82,7 +82,7 @@ def home() -> str:
         .limit(200)
     )
     return render_template(
-        "account/home.html",
+        "accounts/home.html",
         pledges=list(pledges),
         sign_out_form=SignOutForm(),
         everywhere_form=SignOutEverywhereForm(),
@@ -123,4 +123,4 @@ def change_password() -> Response | tuple[str, int]:
             flash("Your password has been changed, and you have been signed out on every other device.", "success")
             return redirect(url_for("account.home"))
         getattr(form, problem.field).errors = [problem.message]
-    return render_template("account/password.html", form=form), (400 if request.method == "POST" else 200)
+    return render_template("accounts/password.html", form=form), (400 if request.method == "POST" else 200)

@@ -14,4 +14,4 @@ from app.security import roles_required
 def index() -> str:
     users = db.session.scalars(select(User).order_by(User.role, User.email).limit(200))
     all_campaigns = db.session.scalars(select(Campaign).order_by(Campaign.closes_at.desc()))
-    return render_template("admin/index.html", users=list(users), campaigns=list(all_campaigns))
+    return render_template("campaigns/admin_index.html", users=list(users), campaigns=list(all_campaigns))

@@ -42,7 +42,7 @@ def close_campaign(slug: str) -> ResponseReturnValue:
             )
             return redirect(url_for("treasurer.index"))
     return render_template(
-        "treasurer/close_campaign.html",
+        "campaigns/close_campaign.html",
         campaign=campaign,
         form=form,
         would_succeed=lifecycle.conditions_met(campaign),
@@ -64,6 +64,6 @@ def extend_campaign(slug: str) -> ResponseReturnValue:
         else:
             flash(f"The deadline for {campaign.title} is now {form.new_close:%-d %B %Y}, 11:59pm.", "success")
             return redirect(url_for("treasurer.index"))
-    return render_template("treasurer/extend_campaign.html", campaign=campaign, form=form), (
+    return render_template("campaigns/extend_campaign.html", campaign=campaign, form=form), (
         400 if request.method == "POST" else 200
     )

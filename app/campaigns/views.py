@@ -19,13 +19,13 @@ def index() -> Response | str:
     live = listing.public_campaigns()
     if len(live) == 1:
         return redirect(url_for("public.campaign", slug=live[0].slug))
-    return render_template("public/campaigns.html", campaigns=live)
+    return render_template("campaigns/campaigns.html", campaigns=live)
 
 
 @bp.get("/campaigns")
 @public
 def campaign_list() -> str:
-    return render_template("public/campaigns.html", campaigns=listing.public_campaigns())
+    return render_template("campaigns/campaigns.html", campaigns=listing.public_campaigns())
 
 
 @bp.get("/campaigns/<slug>")
@@ -52,7 +52,7 @@ def campaign(slug: str) -> Response | str:
 
 def _campaign_page(found: Campaign) -> str:
     return render_template(
-        "public/campaign.html",
+        "campaigns/campaign.html",
         campaign=found,
         days_left=listing.days_left(found),
         councils_needed=listing.councils_needed(found),
@@ -69,7 +69,7 @@ def fair_share_formula(slug: str) -> str:
     if found is None:
         abort(404)
     return render_template(
-        "public/fair_share.html",
+        "campaigns/fair_share.html",
         campaign=found,
         formula=fair_share.formula_for(found),
         examples=fair_share.examples(found),

@@ -81,11 +81,11 @@ def _pay_page(
         context.update(
             client_secret=entry.client_secret, stripe_js=gateway.js_url(), publishable_key=gateway.publishable_key()
         )
-    return render_template("councils/pay.html", **context), status
+    return render_template("invoicing/pay.html", **context), status
 
 
 def _pay_unavailable(message: str, retry_url: str) -> tuple[str, int]:
-    return render_template("councils/pay_try_again.html", message=message, retry_url=retry_url), 503
+    return render_template("invoicing/pay_try_again.html", message=message, retry_url=retry_url), 503
 
 
 @bp.route("/invoices/pay/<token>", methods=["GET", "POST"])
@@ -156,7 +156,7 @@ def invoice_card_payment(token: str, payment_id: int) -> ResponseReturnValue:
             return _pay_unavailable(problem.message, request.path)
     db.session.refresh(invoice)
     return render_template(
-        "councils/payment.html",
+        "invoicing/payment.html",
         invoice=invoice,
         pledge=invoice.pledge,
         payment=payment,

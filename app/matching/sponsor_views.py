@@ -44,7 +44,7 @@ def index() -> str:
     # Campaigns it backs first, then the other public ones.
     report_campaigns = sorted(listing.public_campaigns(), key=lambda c: (c.id not in backed, c.title))
     return render_template(
-        "sponsor/index.html",
+        "matching/sponsor_index.html",
         organisation=sponsor,
         offers=offers,
         campaigns=[c for c in listing.public_campaigns() if match_funding.accepting_offers(c)],
@@ -89,7 +89,7 @@ def new_offer() -> ResponseReturnValue:
             return redirect(url_for("sponsor.index"))
     limits = {c.slug: match_funding.share_limit_message(c, sponsor) for c in open_campaigns}
     return render_template(
-        "sponsor/new_offer.html", form=form, organisation=sponsor, campaigns=open_campaigns, limits=limits
+        "matching/new_offer.html", form=form, organisation=sponsor, campaigns=open_campaigns, limits=limits
     ), (400 if request.method == "POST" else 200)
 
 
@@ -110,7 +110,7 @@ def withdraw_offer(offer_id: int) -> Response | tuple[str, int]:
             return redirect(url_for("sponsor.index"))
     matched = match_funding.matched_pence(offer)
     return render_template(
-        "sponsor/withdraw_offer.html",
+        "matching/withdraw_offer.html",
         offer=offer,
         matched=matched,
         can_withdraw=offer.status == MatchStatus.ACTIVE and matched == 0,

@@ -27,7 +27,7 @@ def _campaign_or_404(slug: str) -> Campaign:
 def match_offers(slug: str) -> str:
     campaign = _campaign_or_404(slug)
     return render_template(
-        "treasurer/match_offers.html",
+        "matching/match_offers.html",
         campaign=campaign,
         offers=match_funding.matched_by_offer(campaign),
         counted=match_funding.counts_toward_success(campaign),
@@ -68,7 +68,7 @@ def new_match_offer(slug: str) -> ResponseReturnValue:
             return redirect(url_for("treasurer.match_offers", slug=campaign.slug))
     limits = [(s, match_funding.share_limit_message(campaign, s)) for s in sponsors] if accepting else []
     return render_template(
-        "treasurer/match_new.html",
+        "matching/match_new.html",
         campaign=campaign,
         form=form,
         accepting=accepting,

@@ -59,7 +59,7 @@ def _suggestion(campaign: Campaign, council: Organisation | None) -> Any:
 
 def _render_form(campaign: Campaign, form: CouncilPledgeForm, status: int) -> tuple[str, int]:
     return render_template(
-        "councils/new.html",
+        "pledging/council_new.html",
         campaign=campaign,
         form=form,
         suggestion=_suggestion(campaign, form.organisation),
@@ -71,7 +71,7 @@ def _officers_only(slug: str) -> tuple[str, int]:
     campaign = listing.get_public(slug)
     if campaign is None:
         abort(404)
-    return render_template("councils/officers_only.html", campaign=campaign), 403
+    return render_template("pledging/officers_only.html", campaign=campaign), 403
 
 
 @bp.route("/campaigns/<slug>/pledge/council", methods=["GET", "POST"])
@@ -81,7 +81,7 @@ def new(slug: str) -> ResponseReturnValue:
     if campaign is None:
         abort(404)
     if not pledges.accepting_pledges(campaign):
-        return render_template("pledges/closed.html", campaign=campaign), 410
+        return render_template("pledging/closed.html", campaign=campaign), 410
     councils = invoices.pledgeable_councils(current_user)
     form = CouncilPledgeForm(campaign, councils)
     if request.method == "POST" and invoices.names_another_council(form.council.data, councils):
@@ -142,7 +142,7 @@ def pledge(pledge_id: int) -> ResponseReturnValue:
     documents = list(db.session.scalars(select(Invoice).where(Invoice.pledge_id == pledge.id).order_by(Invoice.id)))
     maker = db.session.get(User, pledge.user_id) if pledge.user_id else None
     return render_template(
-        "councils/pledge.html",
+        "pledging/council_pledge.html",
         pledge=pledge,
         campaign=pledge.campaign,
         council_label=council_label(pledge.organisation) if pledge.organisation else pledge.name,

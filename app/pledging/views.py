@@ -33,7 +33,7 @@ def _pledge_or_404(token: str) -> Pledge:
 
 def _unavailable(message: str, retry_url: str, *, retry_data: dict[str, str] | None = None) -> tuple[str, int]:
     return render_template(
-        "pledges/try_again.html",
+        "pledging/try_again.html",
         message=message,
         retry_url=retry_url,
         retry_data=retry_data or {},
@@ -48,7 +48,7 @@ def new(slug: str) -> ResponseReturnValue:
     if campaign is None:
         abort(404)
     if not pledges.accepting_pledges(campaign):
-        return render_template("pledges/closed.html", campaign=campaign), 410
+        return render_template("pledging/closed.html", campaign=campaign), 410
     form = PledgeForm(campaign)
     if request.method == "GET" and current_user.is_authenticated:
         form.name.data, form.email.data = current_user.name, current_user.email
@@ -79,7 +79,7 @@ def new(slug: str) -> ResponseReturnValue:
             current_app.logger.info("pledge %s started on %s", pledge.reference, campaign.slug)
             return redirect(url_for("pledges.card", token=links.pledge_token(pledge.id)))
     status = 400 if request.method == "POST" else 200
-    return render_template("pledges/new.html", campaign=campaign, form=form), status
+    return render_template("pledging/new.html", campaign=campaign, form=form), status
 
 
 @bp.route("/pledges/<token>/card", methods=["GET", "POST"])
@@ -118,7 +118,7 @@ def card(token: str) -> ResponseReturnValue:
         db.session.rollback()
         return _unavailable(problem.message, url_for("pledges.card", token=token))
     return render_template(
-        "pledges/card.html",
+        "pledging/card.html",
         pledge=pledge,
         form=form,
         error=error,
@@ -143,7 +143,7 @@ def confirmation(token: str) -> ResponseReturnValue:
         select(Payment).where(Payment.pledge_id == pledge.id).order_by(Payment.id.desc()).limit(1)
     ).first()
     return render_template(
-        "pledges/confirmation.html",
+        "pledging/confirmation.html",
         pledge=pledge,
         token=token,
         latest=latest,
@@ -187,7 +187,7 @@ def authenticate(token: str, payment_id: int) -> ResponseReturnValue:
     except gateway.GatewayUnavailable as problem:
         return _unavailable(problem.message, request.path)
     return render_template(
-        "pledges/authenticate.html",
+        "pledging/authenticate.html",
         pledge=pledge,
         payment=payment,
         form=form,
@@ -206,8 +206,8 @@ def request_link() -> ResponseReturnValue:
         address = form.email.data.strip().lower()
         pledges.email_my_pledges_link(address)
         # The same answer either way, so this page does not reveal who has pledged.
-        return render_template("pledges/link_sent.html", address=address)
-    return render_template("pledges/request_link.html", form=form), (400 if request.method == "POST" else 200)
+        return render_template("pledging/link_sent.html", address=address)
+    return render_template("pledging/request_link.html", form=form), (400 if request.method == "POST" else 200)
 
 
 def _my_pledges_email(token: str) -> str:
@@ -237,7 +237,7 @@ def my_pledges(token: str) -> ResponseReturnValue:
         ):
             payments_by_pledge[payment.pledge_id].append(payment)
     return render_template(
-        "pledges/my_pledges.html",
+        "pledging/my_pledges.html",
         address=address,
         pledges=rows,
         payments=payments_by_pledge,
@@ -276,7 +276,7 @@ def _cancel(pledge: Pledge, *, action: str, back: str, done: str) -> ResponseRet
             flash(f"Your pledge {pledge.reference} is cancelled. No further payments will be taken.", "success")
         return redirect(done)
     return render_template(
-        "pledges/cancel.html",
+        "pledging/cancel.html",
         pledge=pledge,
         form=form,
         action=action,
@@ -333,7 +333,7 @@ def stop_updates(token: str) -> ResponseReturnValue:
         _choose_updates(campaign, address, form.wants)
         return redirect(url_for("pledges.stop_updates", token=token))
     return render_template(
-        "pledges/stop_updates.html",
+        "pledging/stop_updates.html",
         campaign=campaign,
         address=address,
         form=form,

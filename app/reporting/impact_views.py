@@ -31,7 +31,7 @@ def _campaign_or_404(slug: str) -> Campaign:
 
 def _form_page(campaign: Campaign, form: Any, heading: str, action: str, status: int) -> tuple[str, int]:
     return render_template(
-        "admin/impact_form.html", campaign=campaign, form=form, heading=heading, action=action
+        "reporting/impact_form.html", campaign=campaign, form=form, heading=heading, action=action
     ), status
 
 
@@ -48,7 +48,7 @@ def impact_index(slug: str) -> str:
         )
     )
     return render_template(
-        "admin/impact.html",
+        "reporting/impact.html",
         campaign=campaign,
         metrics=impact.metric_totals(campaign),
         entries=impact.recent_entries(campaign),
@@ -185,7 +185,7 @@ def email_update(update_id: int) -> Response | str:
             flash(f"Emailed “{update.title}” to {sent:,} pledgers who asked for updates.", "success")
         return redirect(url_for("admin.impact_index", slug=update.campaign.slug))
     return render_template(
-        "admin/email_update.html",
+        "reporting/email_update.html",
         update=update,
         form=form,
         emailing=impact.emailing_of(update),

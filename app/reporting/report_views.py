@@ -56,5 +56,5 @@ def report_link(slug: str) -> tuple[str, int]:
             db.session.commit()
     status = 400 if form.is_submitted() and form.errors else 200
     return render_template(
-        "admin/report_link.html", campaign=campaign, form=form, url=url, period=period, days=form.days.data
+        "reporting/report_link.html", campaign=campaign, form=form, url=url, period=period, days=form.days.data
     ), status

@@ -40,7 +40,7 @@ def transparency(slug: str) -> str:
     view = dashboard.overview(found, today)
     spending = impact.outgoings_by_category(found)
     return render_template(
-        "public/transparency.html",
+        "reporting/transparency.html",
         campaign=found,
         figures=reports.headline(view),
         charts=dashboard.build_charts(found, view, today=today),

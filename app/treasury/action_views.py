@@ -91,7 +91,7 @@ def actions() -> ResponseReturnValue:
             return redirect(url_for("treasurer.pledge_actions", pledge_id=pledge.id))
         error = "No pledge, invoice or Stripe payment matches that. Check it and try again."
     return render_template(
-        "treasurer/actions.html",
+        "treasury/actions.html",
         query=query,
         error=error,
         overdue=treasurer_actions.overdue_invoices(),
@@ -115,7 +115,7 @@ def pledge_actions(pledge_id: int) -> ResponseReturnValue:
         db.session.scalars(select(Invoice).where(Invoice.pledge_id == pledge.id).order_by(Invoice.id))
     )
     return render_template(
-        "treasurer/action_pledge.html",
+        "treasury/action_pledge.html",
         pledge=pledge,
         payments=payments,
         refunds=pledge_refunds,
@@ -149,7 +149,7 @@ def cancel_pledge(pledge_id: int) -> ResponseReturnValue:
             _say(done)
             return _back_to(pledge.id)
     return render_template(
-        "treasurer/action_cancel.html",
+        "treasury/action_cancel.html",
         pledge=pledge,
         form=form,
         cancellable=treasurer_actions.cancellable(pledge),
@@ -209,7 +209,7 @@ def refund_payment(payment_id: int) -> ResponseReturnValue:
             return _after_refund(refund)
     db.session.refresh(payment)
     return render_template(
-        "treasurer/refund.html",
+        "treasury/refund.html",
         payment=payment,
         pledge=payment.pledge,
         form=form,
@@ -255,7 +255,7 @@ def resend_receipt(payment_id: int) -> ResponseReturnValue:
             _say(done)
             return _back_to(payment.pledge_id)
     return render_template(
-        "treasurer/action_receipt.html", payment=payment, pledge=payment.pledge, form=form, error=error
+        "treasury/action_receipt.html", payment=payment, pledge=payment.pledge, form=form, error=error
     ), _status(form)
 
 
@@ -307,7 +307,7 @@ def record_bank_transfer(invoice_id: int) -> ResponseReturnValue:
             )
             return _back_to(invoice.pledge_id)
     return render_template(
-        "treasurer/action_bank_transfer.html",
+        "treasury/action_bank_transfer.html",
         invoice=invoice,
         pledge=invoice.pledge,
         form=form,
@@ -334,7 +334,7 @@ def remind_invoice(invoice_id: int) -> ResponseReturnValue:
             _say(done)
             return _back_to(invoice.pledge_id)
     return render_template(
-        "treasurer/action_invoice_remind.html",
+        "treasury/action_invoice_remind.html",
         invoice=invoice,
         pledge=invoice.pledge,
         form=form,
@@ -362,7 +362,7 @@ def resend_invoice(invoice_id: int) -> ResponseReturnValue:
             _say(done)
             return _back_to(invoice.pledge_id)
     return render_template(
-        "treasurer/action_invoice_resend.html",
+        "treasury/action_invoice_resend.html",
         invoice=invoice,
         pledge=invoice.pledge,
         form=form,
@@ -382,7 +382,7 @@ def send_reminders() -> ResponseReturnValue:
         return redirect(url_for("treasurer.actions"))
     overdue = treasurer_actions.overdue_invoices()
     return render_template(
-        "treasurer/action_reminders.html",
+        "treasury/action_reminders.html",
         form=form,
         overdue=[(i, invoices.balance(i), treasurer_actions.days_overdue(i)) for i in overdue],
         due_now=[i for i in overdue if treasurer_actions.reminder_due(i)],

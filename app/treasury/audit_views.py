@@ -52,7 +52,7 @@ def audit_log() -> str:
     page = log.page
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("after", "before")}
     return render_template(
-        "treasurer/audit.html",
+        "treasury/audit.html",
         form=form,
         log=log,
         targets={entry.id: _target(entry, found) for entry in page.rows},

@@ -29,7 +29,7 @@ def campaign_overview(slug: str) -> str:
     view = dashboard.overview(campaign)
     charts = dashboard.build_charts(campaign, view, year)
     return render_template(
-        "treasurer/dashboard.html",
+        "treasury/dashboard.html",
         campaign=campaign,
         view=view,
         charts=charts,

@@ -26,7 +26,7 @@ def export(slug: str) -> ResponseReturnValue:
     asked = "kind" in request.args
     form = ExportForm(formdata=request.args if asked else None)
     if not asked or not form.validate():
-        return render_template("treasurer/dashboard_export.html", campaign=campaign, form=form), (400 if asked else 200)
+        return render_template("treasury/dashboard_export.html", campaign=campaign, form=form), (400 if asked else 200)
 
     chosen = exports.EXPORTS[form.kind.data]
     first, last = form.date_from.date, form.date_to.date

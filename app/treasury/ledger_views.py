@@ -64,7 +64,7 @@ def pledges(slug: str) -> str:
     if reference is not None and not page.rows:
         elsewhere = db.session.get(Pledge, reference)
     return render_template(
-        "treasurer/pledges.html",
+        "treasury/pledges.html",
         campaign=campaign,
         form=form,
         table=table,
@@ -92,7 +92,7 @@ def pledge(pledge_id: int) -> str:
         else None
     )
     return render_template(
-        "treasurer/pledge.html",
+        "treasury/pledge.html",
         actions_url=actions_url,
         record=record,
         pledge=record.pledge,
@@ -128,7 +128,7 @@ def _statement(organisation_slug: str) -> statements.Statement:
 @roles_required(Role.TREASURER, Role.ADMIN)
 def statements_index() -> str:
     return render_template(
-        "treasurer/statements.html",
+        "treasury/statements.html",
         organisations=statements.organisations_with_pledges(),
         this_year=statements.year_slug(schedule.financial_year_of(dashboard.london_today())),
     )
@@ -137,7 +137,7 @@ def statements_index() -> str:
 @bp.get("/statements/<organisation_slug>")
 @roles_required(Role.TREASURER, Role.ADMIN)
 def statement(organisation_slug: str) -> str:
-    return render_template("treasurer/statement.html", statement=_statement(organisation_slug), statements=statements)
+    return render_template("treasury/statement.html", statement=_statement(organisation_slug), statements=statements)
 
 
 @bp.get("/statements/<organisation_slug>.pdf")

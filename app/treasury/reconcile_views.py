@@ -25,7 +25,7 @@ RERUN_AFTER = timedelta(seconds=30)
 def reconciliation() -> ResponseReturnValue:
     latest = reconcile.latest_run()
     return render_template(
-        "treasurer/reconcile.html",
+        "treasury/reconcile.html",
         run=latest,
         running=reconcile.running_now(),
         open_differences=reconcile.open_differences(latest) if latest else [],
@@ -90,7 +90,7 @@ def apply_difference(difference_id: int) -> ResponseReturnValue:
         else:
             flash(changed, "success")
             return redirect(url_for("treasurer.reconciliation"))
-    return render_template("treasurer/reconcile_apply.html", difference=difference, form=form, problem=problem), status
+    return render_template("treasury/reconcile_apply.html", difference=difference, form=form, problem=problem), status
 
 
 @bp.route("/reconcile/differences/<int:difference_id>/explain", methods=["GET", "POST"])
@@ -107,6 +107,6 @@ def explain_difference(difference_id: int) -> ResponseReturnValue:
         else:
             flash("The difference is marked as explained.", "success")
             return redirect(url_for("treasurer.reconciliation"))
-    return render_template("treasurer/reconcile_explain.html", difference=difference, form=form, problem=problem), (
+    return render_template("treasury/reconcile_explain.html", difference=difference, form=form, problem=problem), (
         400 if request.method == "POST" else 200
     )

@@ -15,4 +15,4 @@ from app.security import roles_required
 @roles_required(Role.TREASURER, Role.ADMIN)
 def index() -> str:
     rows = db.session.scalars(select(Campaign).order_by(Campaign.closes_at.desc()))
-    return render_template("treasurer/index.html", campaigns=list(rows))
+    return render_template("treasury/index.html", campaigns=list(rows))

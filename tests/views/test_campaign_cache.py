@@ -113,7 +113,7 @@ def test_a_second_visit_reuses_the_rendered_page_and_json(app: Flask, visitor: V
         visitor.both()
     with renders(app) as second:
         html, data = visitor.both()
-    assert "public/campaign.html" in first
+    assert "campaigns/campaign.html" in first
     assert second == [], "the second visit rendered the page again"
     assert figure(html, "pledged") == "£30.00" and data["pledged_pence"] == 3000
 
