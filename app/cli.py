@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from flask import Flask
@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from app import demo
 from app.accounts import auth
+from app.campaigns import admin as campaign_admin
 from app.campaigns import lifecycle
 from app.extensions import db
 from app.ledger import rollups, totals
-from app.models import Campaign, Organisation, Role
+from app.models import Campaign, FundingModel, Organisation, Role
+from app.money import financial_year_label
 from app.notifications import email
 from app.payments import card_payments
 
@@ -87,6 +89,59 @@ def collect_due(on: datetime | None) -> None:
     click.echo(str(report))
     if report.unavailable:
         sys.exit(2)
+
+
+@campaigns_group.command("create")
+@click.option("--slug", required=True, help="The web address: /campaigns/SLUG.")
+@click.option("--title", required=True)
+@click.option("--target", required=True, help="In pounds, like 45000.")
+@click.option("--closes", required=True, type=click.DateTime(["%Y-%m-%d"]), help="The deadline, YYYY-MM-DD.")
+@click.option("--min-councils", default="0", show_default=True)
+@click.option("--funding-period", help="A financial year like 2027-28 (default: the one after the deadline).")
+@click.option("--model", type=click.Choice([m.value for m in FundingModel]), default=FundingModel.ALL_OR_NOTHING.value)
+@click.option("--summary", help="One or two sentences (default: the title).")
+def create_campaign(
+    slug: str,
+    title: str,
+    target: str,
+    closes: datetime,
+    min_councils: str,
+    funding_period: str | None,
+    model: str,
+    summary: str | None,
+) -> None:
+    """Create a draft campaign and print its slug (publish it with `campaigns publish SLUG`)."""
+    closes_on = closes.date()
+    raw = {
+        "slug": slug,
+        "title": title,
+        "summary": summary or title,
+        "body": "",
+        "target": target,
+        "min_councils": min_councils,
+        "funding_model": model,
+        "closes_on": closes_on,
+        "funding_period": funding_period or financial_year_label(closes_on + timedelta(days=1)),
+    }
+    try:
+        campaign = campaign_admin.create(campaign_admin.parse(raw), actor=None)
+    except campaign_admin.CampaignInvalid as invalid:
+        raise click.ClickException("; ".join(invalid.errors.values())) from invalid
+    click.echo(campaign.slug)
+
+
+@campaigns_group.command("publish")
+@click.argument("slug")
+def publish_campaign(slug: str) -> None:
+    """Publish a draft campaign: it goes live and takes pledges (publishing twice is harmless)."""
+    campaign = campaign_admin.find(slug)
+    if campaign is None:
+        raise click.ClickException(f"There is no campaign with the slug {slug!r}.")
+    try:
+        published = campaign_admin.publish(campaign, actor=None)
+    except campaign_admin.CampaignInvalid as invalid:
+        raise click.ClickException(f"{slug} was not published: " + "; ".join(invalid.errors.values())) from invalid
+    click.echo(f"{slug} is live." if published else f"{slug} was already live.")
 
 
 @campaigns_group.command("close-due")

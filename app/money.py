@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import total_ordering
 
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
@@ -107,3 +108,26 @@ class Money:
 def format_pence(pence: int | None, currency: str = "GBP", *, whole: bool = False) -> str:
     """Template helper: format a stored integer amount."""
     return Money(int(pence or 0), currency).format(whole=whole)
+
+
+_FINANCIAL_YEAR = re.compile(r"^\s*(?:FY\s*)?(\d{4})\s*[-/]\s*(\d{2}|\d{4})\s*$", re.ASCII | re.IGNORECASE)
+
+
+def parse_financial_year(text: str) -> tuple[date, date]:
+    """A UK financial year written "2027-28", "2027/28" or "2027-2028": 1 April 2027 to 31 March 2028.
+
+    Raises ValueError with a message fit to show the person who typed it.
+    """
+    match = _FINANCIAL_YEAR.match(text or "")
+    if not match:
+        raise ValueError("Enter the funding period as a financial year, like 2027-28")
+    first, second = int(match[1]), int(match[2])
+    if second != (first + 1) % (100 if len(match[2]) == 2 else 10_000) or not 2000 <= first <= 2100:
+        raise ValueError(f"{text.strip()} is not a financial year: try {first}-{(first + 1) % 100:02d}")
+    return date(first, 4, 1), date(first + 1, 3, 31)
+
+
+def financial_year_label(starts_on: date) -> str:
+    """ "2027-28" for the financial year starting in April 2027 (the form people type it in)."""
+    first = starts_on.year if starts_on >= date(starts_on.year, 4, 1) else starts_on.year - 1
+    return f"{first}-{(first + 1) % 100:02d}"

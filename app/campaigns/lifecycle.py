@@ -18,6 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, exists, func, select, update
 
 from app import audit, links
+from app.campaigns import notices
 from app.database import write_transaction
 from app.extensions import db
 from app.ledger import totals
@@ -324,7 +325,13 @@ def extend(campaign: Campaign, new_close: datetime, *, actor: User, reason: str)
         summary=f"Deadline moved from {old.isoformat()} to {new_close.isoformat()}: {reason}",
         detail={"from": old.isoformat(), "to": new_close.isoformat(), "reason": reason},
     )
-    # Conditional card instalments were due at the old deadline; they follow it.
+    notices.deadline_changed(campaign, old, actor=actor)
+    follow_deadline(campaign, old)
+    db.session.commit()
+
+
+def follow_deadline(campaign: Campaign, old: datetime) -> None:
+    """Conditional card instalments were due at the old deadline; they follow the new one."""
     for pledge in db.session.scalars(
         select(Pledge).where(
             Pledge.campaign_id == campaign.id,
@@ -335,7 +342,6 @@ def extend(campaign: Campaign, new_close: datetime, *, actor: User, reason: str)
     ):
         first = pledge.instalments[0] if pledge.instalments else None
         if first is not None and first.due_on == old.date():
-            shift = new_close.date() - old.date()
+            shift = campaign.closes_at.date() - old.date()
             for instalment in pledge.instalments:
                 instalment.due_on = instalment.due_on + shift
-    db.session.commit()

@@ -39,21 +39,23 @@ def campaign(slug: str) -> Response | str:
         found = listing.get_public(slug)
         if found is None:
             abort(404)
-        return _campaign_page(found)
+        return campaign_page(found)
 
     def render() -> tuple[listing.Stamp, str]:
         shown = listing.stamp_in_session(slug)
         if shown is None:
             abort(404)
-        return shown, _campaign_page(db.session.get_one(Campaign, shown.campaign_id, populate_existing=True))
+        return shown, campaign_page(db.session.get_one(Campaign, shown.campaign_id, populate_existing=True))
 
     return cache.page(stamp, render)
 
 
-def _campaign_page(found: Campaign) -> str:
+def campaign_page(found: Campaign, *, preview: bool = False) -> str:
+    """The public page; `preview` marks it as an admin's preview of how it will look."""
     return render_template(
         "campaigns/campaign.html",
         campaign=found,
+        preview=preview,
         days_left=listing.days_left(found),
         councils_needed=listing.councils_needed(found),
         supporters=listing.recent_supporters(found),

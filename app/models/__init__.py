@@ -1,7 +1,15 @@
 """The domain model: one module per aggregate. Import models from here."""
 
 from app.models.audit import AuditEntry
-from app.models.campaign import PUBLIC_STATUSES, Campaign, CampaignStatus, CampaignUpdate, FundingModel
+from app.models.campaign import (
+    PUBLIC_STATUSES,
+    Campaign,
+    CampaignNotice,
+    CampaignStatus,
+    CampaignUpdate,
+    FundingModel,
+    NoticeKind,
+)
 from app.models.email import EmailMessage, EmailStatus
 from app.models.impact import ImpactEntry, ImpactMetric, ImpactStory, Outgoing, OutgoingCategory, UpdateEmailing
 from app.models.invoice import Invoice, InvoiceCounter, InvoiceKind, InvoiceStatus
@@ -44,6 +52,7 @@ __all__ = [
     "Campaign",
     "CampaignDay",
     "CampaignGroup",
+    "CampaignNotice",
     "CampaignStatus",
     "CampaignUpdate",
     "CouncilType",
@@ -64,6 +73,7 @@ __all__ = [
     "MatchEligibility",
     "MatchOffer",
     "MatchStatus",
+    "NoticeKind",
     "Organisation",
     "OrganisationKind",
     "Outgoing",

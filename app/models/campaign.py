@@ -91,6 +91,7 @@ class Campaign(db.Model):  # type: ignore[name-defined,misc]
     updates: Mapped[list[CampaignUpdate]] = relationship(
         back_populates="campaign", order_by="CampaignUpdate.published_at.desc()"
     )
+    notices: Mapped[list[CampaignNotice]] = relationship(back_populates="campaign", order_by="CampaignNotice.id.desc()")
 
     def money(self, pence: int) -> Money:
         return Money(pence, self.currency)
@@ -125,3 +126,23 @@ class CampaignUpdate(db.Model):  # type: ignore[name-defined,misc]
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     campaign: Mapped[Campaign] = relationship(back_populates="updates")
+
+
+class NoticeKind(StrEnum):
+    TARGET = "target"
+    DEADLINE = "deadline"
+
+
+class CampaignNotice(db.Model):  # type: ignore[name-defined,misc]
+    """A dated notice on a live campaign's page: its target or deadline changed (rows only added)."""
+
+    __tablename__ = "campaign_notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind, "notice_kind"))
+    text: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    campaign: Mapped[Campaign] = relationship(back_populates="notices")
