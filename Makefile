@@ -61,7 +61,8 @@ assets: $(CSS) $(GOVUK) $(FONTS) ## Build the stylesheet, copy GOV.UK Frontend's
 db: $(STAMP_PY) ## Apply database migrations
 	$(FLASK) db upgrade
 
-seed: db ## Load the demo campaign and accounts (safe to repeat)
+seed: db ## Load the UK council register, the demo campaign and accounts (safe to repeat)
+	$(FLASK) councils import
 	$(FLASK) seed-demo
 
 run: install db ## Install everything, migrate, load the demo and serve on http://127.0.0.1:5000 (PORT=… to change)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -14,6 +15,7 @@ from app import demo
 from app.accounts import auth
 from app.campaigns import admin as campaign_admin
 from app.campaigns import lifecycle
+from app.councils import register as council_register
 from app.extensions import db
 from app.ledger import rollups, totals
 from app.models import Campaign, FundingModel, Organisation, Role
@@ -28,6 +30,7 @@ mail_group = AppGroup("mail", help="Deliver queued email.")
 invoices_group = AppGroup("invoices", help="Council invoices: issue those due, remind overdue ones.")
 campaigns_group = AppGroup("campaigns", help="Campaign lifecycle.")
 stripe_group = AppGroup("stripe", help="Compare Stripe with our records.")
+councils_group = AppGroup("councils", help="The UK council register.")
 
 
 @users.command("create")
@@ -144,6 +147,19 @@ def publish_campaign(slug: str) -> None:
     click.echo(f"{slug} is live." if published else f"{slug} was already live.")
 
 
+@councils_group.command("import")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def import_councils(file: Path | None) -> None:
+    """Load every current UK local authority (the shipped mySociety list, or FILE); safe to repeat."""
+    try:
+        report = council_register.import_register(file)
+    except council_register.RegisterError as error:
+        raise click.ClickException(f"{error}. Nothing was imported.") from error
+    click.echo(str(report))
+    for name in report.ended:
+        click.echo(f"  no longer current: {name}")
+
+
 @campaigns_group.command("close-due")
 def close_due() -> None:
     """Close every campaign past its deadline: collect or release its pledges (safe to repeat)."""
@@ -255,6 +271,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(invoices_group)
     app.cli.add_command(campaigns_group)
     app.cli.add_command(stripe_group)
+    app.cli.add_command(councils_group)
     app.cli.add_command(seed_demo)
     app.cli.add_command(reports_group)
 

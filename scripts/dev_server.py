@@ -114,10 +114,14 @@ def register_webhook(localstripe: str, app_port: int) -> None:
 def load_demo(app: Flask) -> str:
     """Load the demo data (once) and save test cards at localstripe; one line saying what there is."""
     from app import demo
+    from app.councils import register as council_register
     from app.extensions import db
     from app.payments import gateway
 
     with app.app_context():
+        # The register first (once), so the demo's councils are the register's rows.
+        if not council_register.is_loaded():
+            council_register.import_register()
         try:
             result = demo.seed()
         except demo.DemoRefused as error:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Integer, String
+from datetime import date
+
+from sqlalchemy import CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -57,6 +59,21 @@ class Organisation(db.Model):  # type: ignore[name-defined,misc]
     gss_code: Mapped[str | None] = mapped_column(String(9), unique=True)
     population: Mapped[int | None] = mapped_column(Integer)
     website: Mapped[str | None] = mapped_column(String(300))
+
+    # From the UK council register (app.councils.register); empty for councils added by hand.
+    # `register_code` is the register's own code ("ADU"), the one 360Giving ids use (GB-LAE-ADU).
+    register_code: Mapped[str | None] = mapped_column(String(8), unique=True)
+    short_name: Mapped[str | None] = mapped_column(String(200))  # "Adur", for searching and short lists
+    nation: Mapped[str | None] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(40))
+    county: Mapped[str | None] = mapped_column(String(200))  # the county council above a district
+    # A council merged into another or abolished is kept (pledges and invoices name it), marked ended.
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    replaced_by: Mapped[str | None] = mapped_column(String(200))
+
+    @property
+    def is_current(self) -> bool:
+        return self.ended_on is None
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"

@@ -1,0 +1,1 @@
+"""Councils: the UK council register."""
