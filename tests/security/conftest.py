@@ -6,7 +6,7 @@ from typing import Any
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    from tests.security import test_bad_input, test_logs
+    from tests.security import test_bad_input, test_logs, test_static
 
     figures = test_bad_input.FIGURES
     if figures["submissions"] or figures["JSON submissions"]:
@@ -20,4 +20,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"logs: {logs['records']} records from {logs['loggers']} loggers searched for "
             f"{logs['secrets']} secrets of the run (keys, card number, passwords, cookies, links): none found"
+        )
+    static = test_static.FIGURES
+    if static:
+        terminalreporter.write_line(
+            f"bandit -r app -ll: 0 issues of medium or high severity "
+            f"in {static['lines']} lines of {static['files']} files"
         )
