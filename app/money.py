@@ -14,6 +14,10 @@ from functools import total_ordering
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 SUPPORTED_CURRENCIES = frozenset(SYMBOLS)
 
+# The most anyone may type as one amount. Amount columns are 32-bit integers of pence (at most
+# £21,474,836.47), so a larger amount could never be stored; nothing in the service comes near it.
+MAX_TYPED_PENCE = 10_000_000_00
+
 _AMOUNT = re.compile(r"^(?P<pounds>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<pence>\d{1,2}))?$", re.ASCII)
 
 
@@ -45,7 +49,8 @@ class Money:
     def parse(cls, text: str, currency: str = "GBP") -> Money:
         """Read an amount typed by a person: "2500", "2,500.50", "£2,500", " £ 10.5 ".
 
-        Refuses negative amounts, fractions of a penny, letters and misplaced commas.
+        Refuses negative amounts, fractions of a penny, letters, misplaced commas and amounts over
+        £10,000,000 (MAX_TYPED_PENCE).
         """
         if not isinstance(text, str):
             raise MoneyError("Enter the amount in pounds, like 2500 or 2500.50.")
@@ -64,6 +69,8 @@ class Money:
             raise MoneyError("Enter the amount in pounds, like 2500 or 2500.50.")
         pounds = int((match["pounds"] or "0").replace(",", ""))
         pence = int((match["pence"] or "0").ljust(2, "0"))
+        if pounds * 100 + pence > MAX_TYPED_PENCE:
+            raise MoneyError(f"Enter an amount of {cls(MAX_TYPED_PENCE, currency).format(whole=True)} or less.")
         return cls(pounds * 100 + pence, currency)
 
     def _check(self, other: object) -> Money:

@@ -16,7 +16,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Regexp, ValidationError
 
-from app.forms import NO_CONTROL_CHARACTERS
+from app.forms import NO_CONTROL_CHARACTERS, SUBMISSION_TOKEN
 from app.invoicing import invoices
 from app.models import Campaign, FundingModel, Organisation, Visibility
 from app.money import Money, MoneyError
@@ -140,7 +140,7 @@ class CouncilPledgeForm(FlaskForm):
         "Email me the campaign’s news and updates (about once a month)",
         widget=GovCheckboxInput(),
     )
-    submission_token = HiddenField()
+    submission_token = HiddenField(validators=[SUBMISSION_TOKEN])
     submit = SubmitField("Pledge and get the invoice", widget=GovSubmitInput())
 
     def __init__(self, campaign: Campaign, councils: list[Organisation], *args: Any, **kwargs: Any) -> None:

@@ -15,7 +15,7 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional, Regexp, ValidationError
 
-from app.forms import NO_CONTROL_CHARACTERS
+from app.forms import NO_CONTROL_CHARACTERS, SUBMISSION_TOKEN
 from app.models import Campaign, Frequency, FundingModel, Visibility
 from app.money import Money, MoneyError
 from app.pledging import pledges
@@ -113,7 +113,7 @@ class PledgeForm(FlaskForm):
         "I can cancel future payments at any time.",
         widget=GovCheckboxInput(),
     )
-    submission_token = HiddenField()
+    submission_token = HiddenField(validators=[SUBMISSION_TOKEN])
     submit = SubmitField("Continue to card details", widget=GovSubmitInput())
 
     def __init__(self, campaign: Campaign, *args: Any, **kwargs: Any) -> None:

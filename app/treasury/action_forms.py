@@ -11,12 +11,12 @@ import secrets
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxInput, GovDateInput, GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import BooleanField, HiddenField, StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, StopValidation, ValidationError
 
-from app.forms import NO_CONTROL_CHARACTERS, DayMonthYearField
+from app.forms import FORM_TOKEN_PATTERN, NO_CONTROL_CHARACTERS, DayMonthYearField
 from app.money import Money, MoneyError
 
-TOKEN = Regexp(r"^[A-Za-z0-9_-]{16,64}$", message="This form has expired. Open the page again and start over.")
+TOKEN = Regexp(FORM_TOKEN_PATTERN, message="This form has expired. Open the page again and start over.")
 AMOUNT_LENGTH = 20
 
 
@@ -41,7 +41,8 @@ def _reason(label: str, hint: str, missing: str) -> TextAreaField:
         widget=GovTextArea(),
         description=hint,
         validators=[
-            InputRequired(message=missing),
+            # DataRequired, not InputRequired: a reason of only spaces (no-break, em, tab) is no reason.
+            DataRequired(message=missing),
             Length(max=500, message="Reason must be 500 characters or fewer"),
             NO_CONTROL_CHARACTERS,
         ],

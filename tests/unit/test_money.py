@@ -66,3 +66,10 @@ def test_arithmetic_keeps_currency() -> None:
 def test_a_huge_number_is_refused_plainly() -> None:
     with pytest.raises(MoneyError):
         Money.parse("9" * 10_240)
+
+
+@pytest.mark.parametrize("text", ["10,000,000.01", "£100,000,001", "21474837", "9" * 20])
+def test_an_amount_no_column_could_hold_is_refused_plainly(text: str) -> None:
+    with pytest.raises(MoneyError, match=r"Enter an amount of £10,000,000 or less"):
+        Money.parse(text)
+    assert Money.parse("10,000,000").pence == 10_000_000_00
