@@ -22,6 +22,7 @@ class Field:
     options: list[str] = field(default_factory=list)
     maxlength: int | None = None
     boxes: int = 1  # a GOV.UK date input is three boxes of one name: day, month, year
+    filled: list[str] = field(default_factory=list)  # each box's value, for a field of several boxes
 
     @property
     def editable(self) -> bool:
@@ -54,7 +55,10 @@ class _FormParser(HTMLParser):
             self._form.fields[item.name] = item
             return item
         if item.kind not in ("radio", "checkbox"):
+            if existing.boxes == 1:
+                existing.filled = [existing.value]
             existing.boxes += 1
+            existing.filled.append(item.value)
             return existing
         # Radios and checkboxes share a name: one field with several options.
         existing.options.extend(item.options)

@@ -60,6 +60,10 @@ VALID: dict[str, str | list[str]] = {
     "received_on": ["1", "6", "2026"],
     "published_on": ["1", "6", "2026"],
     "closes_on": ["1", "6", "2099"],
+    "slug": "a-new-campaign",
+    "summary": "A shared role for councils that collaborate.",
+    "target": "45,000",
+    "funding_period": "2099-00",
 }
 
 # Each kind of bad input and the value sent. Blank and control characters go into every box at
@@ -164,6 +168,8 @@ def _valid(item: Field) -> str | list[str]:
         return item.value or next((o for o in item.options if o), "")
     if item.kind == "checkbox":
         return item.value or str(VALID.get(item.name, ""))
+    if item.boxes > 1 and all(item.filled):
+        return item.filled  # a date the page filled in, box by box
     return item.value or VALID.get(item.name, "")
 
 
