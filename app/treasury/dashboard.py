@@ -328,10 +328,11 @@ def overview(campaign: Campaign, today: date | None = None) -> Overview:
 
     funnel = [
         FunnelStep(
-            "pledged",
-            "Pledged",
+            "made",
+            "Pledges made",
             "Every pledge made, whatever happened to it next, including any still waiting for card "
-            "details (pending); the amount is everything they promised in the funding period.",
+            "details (pending); the amount is everything they promised in the funding period. "
+            "This is not the Pledged figure above, which counts only pledges that stand.",
             sum(status_count.values()),
             sum(status_commitment.values()),
             "pledges",

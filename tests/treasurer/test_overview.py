@@ -97,7 +97,7 @@ def _expected(campaign: Campaign, today: date) -> dict[str, object]:
             {p.organisation_id for p in pledges if p.pledger_kind == PledgerKind.COUNCIL and p.status in LIVE_STATUSES}
         ),
         "funnel": {
-            "pledged": (len(pledges), sum(p.commitment_pence for p in pledges)),
+            "made": (len(pledges), sum(p.commitment_pence for p in pledges)),
             "committed": (
                 sum(1 for p in pledges if p.status in LIVE_STATUSES),
                 sum(p.commitment_pence for p in pledges if p.status in LIVE_STATUSES),
@@ -213,6 +213,11 @@ def test_the_overview_page_shows_the_ledgers_figures_with_their_definitions(
     for key, (count, pence) in expected["funnel"].items():  # type: ignore[attr-defined]
         row = re.search(rf'data-step="{key}">.*?data-count="(\d+)".*?data-pence="(\d+)"', html, re.S)
         assert row and (int(row[1]), int(row[2])) == (count, pence), key
+    # Council pledges and councils are named plainly where their counts differ.
+    council_pledges = expected["by_kind"].get(PledgerKind.COUNCIL, (0, 0, 0))[0]  # type: ignore[attr-defined]
+    assert ('data-note="council-pledges"' in html) == (council_pledges != expected["council_count"])
+    # One "Pledged" figure on the page: no funnel step carries the headline's name with another sum.
+    assert not re.search(r'data-step="[^"]*">\s*<th[^>]*>Pledged<', html)
     # Each step says plainly what it counts.
     assert "past their due date and not paid in full" in html
     assert "pro-formas are not counted" in html
