@@ -16,6 +16,7 @@ from app.models.invoice import Invoice, InvoiceCounter, InvoiceKind, InvoiceStat
 from app.models.match import MatchEligibility, MatchOffer, MatchStatus
 from app.models.organisation import CouncilType, Organisation, OrganisationKind
 from app.models.payment import Payment, PaymentStatus
+from app.models.payment_event import NOT_CREDITED, Outcome, PaymentEvent, Source
 from app.models.pledge import (
     LIVE_STATUSES,
     TRANSITIONS,
@@ -46,6 +47,7 @@ from app.models.user import Role, User, UserSession
 
 __all__ = [
     "LIVE_STATUSES",
+    "NOT_CREDITED",
     "PUBLIC_STATUSES",
     "TRANSITIONS",
     "AuditEntry",
@@ -76,9 +78,11 @@ __all__ = [
     "NoticeKind",
     "Organisation",
     "OrganisationKind",
+    "Outcome",
     "Outgoing",
     "OutgoingCategory",
     "Payment",
+    "PaymentEvent",
     "PaymentMethod",
     "PaymentStatus",
     "Pledge",
@@ -92,6 +96,7 @@ __all__ = [
     "Resolution",
     "Role",
     "RunStatus",
+    "Source",
     "StripeEvent",
     "UpdateEmailing",
     "User",

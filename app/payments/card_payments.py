@@ -30,8 +30,10 @@ from app.models import (
     Pledge,
     PledgerKind,
     PledgeStatus,
+    Source,
     utcnow,
 )
+from app.models import Outcome as PaymentOutcome
 from app.money import Money
 from app.notifications import email
 from app.payments import gateway, settle
@@ -200,7 +202,7 @@ def charge_once(payment: Payment, charge: Callable[[], gateway.ChargeResult]) ->
             # Stripe refused the request itself: nothing was charged; record why.
             with write_transaction():
                 db.session.refresh(payment, with_for_update=True)  # same lock order as webhooks: payment, then campaign
-                settle.mark_failed(payment, error.message)
+                settle.settle(payment, PaymentOutcome.FAILED, source=Source.BROWSER, note=error.message)
                 db.session.commit()
             return payment
         if result.payment_intent_id:
@@ -263,9 +265,10 @@ def _release(payment: Payment) -> None:
 class Outcome:
     applied: bool
     note: str
+    kind: PaymentOutcome | None = None
 
 
-def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
+def apply_result(payment: Payment, result: gateway.ChargeResult, *, source: Source = Source.BROWSER) -> Outcome:
     """Bring our payment up to what Stripe reports, in the caller's transaction.
 
     Refuses to credit a result whose amount, currency or PaymentIntent does not match the row,
@@ -273,7 +276,11 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
     """
     if result.payment_intent_id:
         if payment.stripe_payment_intent_id and payment.stripe_payment_intent_id != result.payment_intent_id:
-            return Outcome(False, f"PaymentIntent {result.payment_intent_id} is not this payment's")
+            note = f"PaymentIntent {result.payment_intent_id} is not this payment's"
+            settle.settle(
+                None, PaymentOutcome.UNKNOWN_PAYMENT, source=source, reference=result.payment_intent_id, note=note
+            )
+            return Outcome(False, note, PaymentOutcome.UNKNOWN_PAYMENT)
         payment.stripe_payment_intent_id = result.payment_intent_id
     new = STRIPE_STATUS.get(result.status)
     if new is None:
@@ -289,9 +296,22 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
             payment.amount_pence,
             payment.currency,
         )
-        return Outcome(False, "amount or currency does not match; not credited")
-    if RANK[new] <= RANK[payment.status]:
-        return Outcome(False, f"already {payment.status.value}")
+        kind = (
+            PaymentOutcome.CURRENCY_MISMATCH
+            if result.currency.upper() != payment.currency
+            else PaymentOutcome.AMOUNT_MISMATCH
+        )
+        note = "amount or currency does not match; not credited"
+        settle.settle(payment, kind, source=source, reference=result.payment_intent_id, note=note)
+        return Outcome(False, note, kind)
+    if RANK[new] == RANK[payment.status]:
+        return Outcome(False, f"already {payment.status.value}", PaymentOutcome.DUPLICATE)
+    if RANK[new] < RANK[payment.status]:
+        note = f"already {payment.status.value}"
+        settle.settle(
+            payment, PaymentOutcome.OUT_OF_ORDER, source=source, reference=result.payment_intent_id, note=note
+        )
+        return Outcome(False, note, PaymentOutcome.OUT_OF_ORDER)
     pledge = payment.pledge
     # A card payment of an invoice is made by someone at the invoice's payment page; card
     # pledges' later charges are made off-session and need emails to reach the pledger.
@@ -300,7 +320,7 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
         payment.stripe_charge_id = result.charge_id or payment.stripe_charge_id
         if pledge.status == PledgeStatus.PENDING:
             pledges.change_status(pledge, PledgeStatus.COMMITTED, reason="First payment received")
-        settle.mark_succeeded(payment)
+        settle.settle(payment, PaymentOutcome.SUCCEEDED, source=source, reference=result.payment_intent_id)
         email.queue(
             "receipt",
             pledge.email,
@@ -311,6 +331,7 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
         )
     elif new == PaymentStatus.REQUIRES_ACTION:
         payment.status = PaymentStatus.REQUIRES_ACTION
+        settle.settle(payment, PaymentOutcome.REQUIRES_ACTION, source=source, reference=result.payment_intent_id)
         if on_session:
             # Paying an invoice by card: the payer is at the page, which asks their bank at once;
             # the invoice stays payable (and its instalment scheduled) until the money arrives.
@@ -326,9 +347,13 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
             confirm_url=links.pledge_url("pledges.authenticate", pledge.id, payment_id=payment.id),
         )
     else:
-        settle.mark_failed(payment, result.failure_message or "The card payment did not go through.")
-        if new == PaymentStatus.CANCELLED:
-            payment.status = PaymentStatus.CANCELLED
+        settle.settle(
+            payment,
+            PaymentOutcome.ABANDONED if new == PaymentStatus.CANCELLED else PaymentOutcome.FAILED,
+            source=source,
+            reference=result.payment_intent_id,
+            note=result.failure_message or "The card payment did not go through.",
+        )
         if pledge.status != PledgeStatus.PENDING and not on_session:
             email.queue(
                 "payment_failed",
@@ -338,7 +363,15 @@ def apply_result(payment: Payment, result: gateway.ChargeResult) -> Outcome:
                 payment=payment,
                 my_pledges_url=links.my_pledges_url(pledge),
             )
-    return Outcome(True, f"now {payment.status.value}")
+    return Outcome(True, f"now {payment.status.value}", _KIND.get(payment.status))
+
+
+_KIND = {
+    PaymentStatus.SUCCEEDED: PaymentOutcome.SUCCEEDED,
+    PaymentStatus.FAILED: PaymentOutcome.FAILED,
+    PaymentStatus.CANCELLED: PaymentOutcome.ABANDONED,
+    PaymentStatus.REQUIRES_ACTION: PaymentOutcome.REQUIRES_ACTION,
+}
 
 
 def refresh_payment(payment: Payment) -> Payment:

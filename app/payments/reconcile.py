@@ -36,7 +36,9 @@ from app import audit
 from app.database import write_transaction
 from app.extensions import db
 from app.models import (
+    NOT_CREDITED,
     DifferenceKind,
+    Outcome,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -46,6 +48,7 @@ from app.models import (
     RefundStatus,
     Resolution,
     RunStatus,
+    Source,
     User,
     utcnow,
 )
@@ -648,7 +651,7 @@ def _apply(difference_id: int, intent: gateway.StripeIntent, actor: User, note: 
         stripe_refunded = intent.charge.refunded_pence if intent.charge else 0
         extra = min(stripe_refunded, payment.amount_pence) - payment.refunded_pence
         if extra > 0 and payment.status == PaymentStatus.SUCCEEDED:
-            settle.record_refund(payment, Money(extra, payment.currency), actor=actor)
+            settle.settle(payment, Outcome.REFUNDED, source=Source.RECONCILE, amount_pence=extra, actor=actor)
             changed = f"Recorded {Money(extra, payment.currency)} more refunded, as Stripe says."
         else:
             changed = "Nothing to change: our payment already records what Stripe has refunded."
@@ -656,8 +659,8 @@ def _apply(difference_id: int, intent: gateway.StripeIntent, actor: User, note: 
         if intent.payment_intent_id != (payment.stripe_payment_intent_id or intent.payment_intent_id):
             db.session.rollback()
             raise ReconcileError("Stripe's PaymentIntent is not this payment's.")
-        outcome = card_payments.apply_result(payment, intent.result)
-        if not outcome.applied and "not credited" in outcome.note:
+        outcome = card_payments.apply_result(payment, intent.result, source=Source.RECONCILE)
+        if outcome.kind in NOT_CREDITED:
             db.session.rollback()
             raise ReconcileError(f"Stripe's state was not applied: {outcome.note}.")
         changed = (

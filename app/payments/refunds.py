@@ -23,6 +23,7 @@ from app import audit, links
 from app.database import write_transaction
 from app.extensions import db
 from app.models import (
+    Outcome,
     Payment,
     PaymentMethod,
     PaymentStatus,
@@ -30,6 +31,7 @@ from app.models import (
     PledgeStatus,
     Refund,
     RefundStatus,
+    Source,
     User,
     utcnow,
 )
@@ -318,7 +320,14 @@ def _record_success(refund_id: int, result: gateway.RefundResult, *, actor: User
             total = payment.amount_pence
         extra = total - payment.refunded_pence
         if extra > 0:
-            settle.record_refund(payment, Money(extra, payment.currency), actor=actor)
+            settle.settle(
+                payment,
+                Outcome.REFUNDED,
+                source=Source.REFUND,
+                amount_pence=extra,
+                actor=actor,
+                reference=result.refund_id,
+            )
         ended = False
         if end_pledge and may_end_pledge(pledge, payment, Money.zero(payment.currency)):
             pledges.change_status(pledge, PledgeStatus.REFUNDED, reason=f"Refunded: {refund.reason}", actor=actor)

@@ -20,11 +20,14 @@ from app.models import (
     Invoice,
     InvoiceKind,
     InvoiceStatus,
+    Outcome,
     Payment,
+    PaymentEvent,
     PaymentMethod,
     PaymentStatus,
     Pledge,
     PledgeStatus,
+    Source,
     User,
     utcnow,
 )
@@ -34,6 +37,83 @@ from app.pledging import pledges
 
 class PaymentError(ValueError):
     """A payment that cannot be recorded; the message is fit to show a person."""
+
+
+# The payment state each outcome leaves behind; replaying an outcome already reached does nothing.
+_REACHED = {
+    Outcome.SUCCEEDED: PaymentStatus.SUCCEEDED,
+    Outcome.FAILED: PaymentStatus.FAILED,
+    Outcome.ABANDONED: PaymentStatus.CANCELLED,
+}
+
+
+def settle(
+    payment: Payment | None,
+    outcome: Outcome,
+    *,
+    source: Source,
+    amount_pence: int | None = None,
+    fee_pence: int = 0,
+    actor: User | None = None,
+    reference: str | None = None,
+    note: str = "",
+) -> bool:
+    """Apply one payment outcome from any source, in the caller's transaction; True if it changed anything.
+
+    The one place a payment's outcome moves the payment, its instalment, its invoice, its pledge and
+    the campaign's totals, and records one `PaymentEvent`. Replaying an outcome the payment has
+    already reached (or a refund already recorded under the same reference) changes nothing and
+    records nothing more. Mismatches, unknown payments and out-of-order events are recorded and
+    credit nothing. A failure part-way raises, and the caller's rollback leaves no partial rows.
+    """
+    if payment is not None and _replayed(payment, outcome, reference):
+        return False
+    changed = False
+    if payment is not None:
+        if outcome == Outcome.SUCCEEDED:
+            changed = payment.status != PaymentStatus.SUCCEEDED
+            mark_succeeded(payment, fee_pence=fee_pence, actor=actor)
+        elif outcome in (Outcome.FAILED, Outcome.ABANDONED):
+            changed = payment.status != PaymentStatus.SUCCEEDED
+            mark_failed(payment, note or "The card payment did not go through.")
+            if changed and outcome == Outcome.ABANDONED:
+                payment.status = PaymentStatus.CANCELLED
+        elif outcome == Outcome.REFUNDED:
+            if amount_pence is None:
+                raise PaymentError("A refund needs an amount.")
+            record_refund(payment, Money(amount_pence, payment.currency), actor=actor)
+            changed = True
+    db.session.add(
+        PaymentEvent(
+            payment_id=payment.id if payment is not None else None,
+            source=source,
+            outcome=outcome,
+            amount_pence=amount_pence if amount_pence else (payment.amount_pence if payment is not None else None),
+            reference=reference[:255] if reference else None,
+            note=note[:2000],
+        )
+    )
+    db.session.flush()
+    return changed
+
+
+def _replayed(payment: Payment, outcome: Outcome, reference: str | None) -> bool:
+    if payment.id is None:
+        return False
+    if outcome in _REACHED:
+        return payment.status == _REACHED[outcome] or (
+            payment.status == PaymentStatus.SUCCEEDED  # a late failure never undoes a success
+        )
+    if outcome == Outcome.REFUNDED and reference:
+        seen = db.session.scalar(
+            select(func.count(PaymentEvent.id)).where(
+                PaymentEvent.payment_id == payment.id,
+                PaymentEvent.outcome == Outcome.REFUNDED,
+                PaymentEvent.reference == reference,
+            )
+        )
+        return bool(seen)
+    return False
 
 
 def open_card_payment(instalment: Instalment, amount_pence: int | None = None) -> Payment:
@@ -176,7 +256,7 @@ def record_bank_transfer(
     )
     db.session.add(payment)
     db.session.flush()
-    mark_succeeded(payment, actor=actor)
+    settle(payment, Outcome.SUCCEEDED, source=Source.BANK_TRANSFER, actor=actor, reference=reference)
     return payment
 
 

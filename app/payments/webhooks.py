@@ -15,7 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Payment, PaymentStatus, Pledge, PledgeStatus, StripeEvent
+from app.models import NOT_CREDITED, Outcome, Payment, PaymentStatus, Pledge, PledgeStatus, Source, StripeEvent
 from app.money import Money
 from app.notifications import email
 from app.payments import card_payments, gateway, settle
@@ -110,10 +110,12 @@ def _intent_event(status: str) -> Handler:
     def handle(obj: dict[str, Any]) -> tuple[str, str]:
         payment = _payment_for_intent(obj)
         if payment is None:
-            return "unmatched", f"No payment of ours for PaymentIntent {obj.get('id')}."
+            note = f"No payment of ours for PaymentIntent {obj.get('id')}."
+            settle.settle(None, Outcome.UNKNOWN_PAYMENT, source=Source.WEBHOOK, reference=_stripe_id(obj), note=note)
+            return "unmatched", note
         result = gateway.intent_from_dict({**obj, "status": status})
-        outcome = card_payments.apply_result(payment, result)
-        if not outcome.applied and "not credited" in outcome.note:
+        outcome = card_payments.apply_result(payment, result, source=Source.WEBHOOK)
+        if outcome.kind in NOT_CREDITED:
             return "mismatch", outcome.note
         return ("processed" if outcome.applied else "ignored"), outcome.note
 
@@ -128,7 +130,9 @@ def _charge_refunded(obj: dict[str, Any]) -> tuple[str, str]:
     if payment is None and intent_id is not None:
         payment = _locked(select(Payment).where(Payment.stripe_payment_intent_id == intent_id))
     if payment is None:
-        return "unmatched", f"No payment of ours for charge {obj.get('id')}."
+        note = f"No payment of ours for charge {obj.get('id')}."
+        settle.settle(None, Outcome.UNKNOWN_PAYMENT, source=Source.WEBHOOK, reference=charge_id, note=note)
+        return "unmatched", note
     refunded = obj.get("amount_refunded")
     if not isinstance(refunded, int) or str(obj.get("currency", "")).upper() != payment.currency:
         return "mismatch", "Refund amount or currency is not usable."
@@ -148,8 +152,9 @@ def _charge_refunded(obj: dict[str, Any]) -> tuple[str, str]:
                 currency=str(obj.get("currency") or "").upper(),
                 charge_id=charge_id if isinstance(charge_id, str) else None,
             ),
+            source=Source.WEBHOOK,
         )
-        if not credited.applied and "not credited" in credited.note:
+        if credited.kind in NOT_CREDITED:
             return "mismatch", credited.note
     if payment.status != PaymentStatus.SUCCEEDED:
         return "ignored", "The payment has not succeeded here; reconciliation will report it."
@@ -157,7 +162,9 @@ def _charge_refunded(obj: dict[str, Any]) -> tuple[str, str]:
     extra = refunded - payment.refunded_pence
     if extra <= 0:
         return "ignored", "Refund already recorded."
-    settle.record_refund(payment, Money(extra, payment.currency))
+    # Keyed by the running total: the same total told again is a replay, a higher one a new refund.
+    reference = f"{charge_id or intent_id}:{refunded}"
+    settle.settle(payment, Outcome.REFUNDED, source=Source.WEBHOOK, amount_pence=extra, reference=reference)
     return "processed", f"Recorded a refund of {Money(extra, payment.currency)}."
 
 

@@ -21,7 +21,7 @@ def _paid(stripe: Stripe, pounds: str = "25") -> tuple[Payment, Campaign]:
 
 
 def _without_event_log(state: dict[str, Any]) -> dict[str, Any]:
-    return {table: rows for table, rows in state.items() if table != "stripe_event"}
+    return {table: rows for table, rows in state.items() if table not in ("stripe_event", "payment_event")}
 
 
 PARTIAL, FULL = 10_00, 25_00
