@@ -78,6 +78,8 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
 
     REDIS_URL = ""
+    # Tests run a job's body at once, in the calling process; everywhere else a worker runs it.
+    JOBS_IMMEDIATE = False
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_ATTEMPT_LIMIT = "10 per 5 minutes"
@@ -168,6 +170,7 @@ class TestConfig(Config):
     # Any outside call the tests forgot to point somewhere real fails loudly.
     STRIPE_API_BASE = "http://you-forgot-to-start-localstripe.invalid"
     MAIL_SERVER = ""
+    JOBS_IMMEDIATE = True
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> dict[str, Any]:

@@ -71,6 +71,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     errors.init_app(app)
     page_cache.init_app(app)
+    from app import jobs
+
+    jobs.init_app(app)
 
     from app import blueprints
 

@@ -11,17 +11,14 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app import demo
+from app import demo, jobs
 from app.accounts import auth
 from app.campaigns import admin as campaign_admin
-from app.campaigns import lifecycle
 from app.councils import register as council_register
 from app.extensions import db
 from app.ledger import rollups, totals
 from app.models import Campaign, FundingModel, Organisation, Role
 from app.money import financial_year_label
-from app.notifications import email
-from app.payments import card_payments
 
 users = AppGroup("users", help="Manage user accounts.")
 totals_group = AppGroup("totals", help="Check campaign totals against the ledger.")
@@ -87,8 +84,7 @@ def rebuild_totals() -> None:
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Collect as if today were this date.")
 def collect_due(on: datetime | None) -> None:
     """Charge every card instalment that is due (safe to run twice at once)."""
-    report = card_payments.collect_due(on.date() if on else None)
-    email.deliver_queued()
+    report = jobs.collect_due_instalments(on.date() if on else None)
     click.echo(str(report))
     if report.unavailable:
         sys.exit(2)
@@ -163,7 +159,7 @@ def import_councils(file: Path | None) -> None:
 @campaigns_group.command("close-due")
 def close_due() -> None:
     """Close every campaign past its deadline: collect or release its pledges (safe to repeat)."""
-    report = lifecycle.close_due()
+    report = jobs.close_due_campaigns()
     click.echo(str(report))
     if report.unavailable:
         sys.exit(2)
@@ -173,12 +169,10 @@ def close_due() -> None:
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Remind as if today were this date.")
 def remind_invoices(on: datetime | None) -> None:
     """Email a reminder for each overdue invoice, at most once a week each (safe to run twice at once)."""
-    from app.invoicing import invoices
     from app.models import EmailMessage, EmailStatus
 
     last_before = db.session.scalar(db.select(db.func.max(EmailMessage.id))) or 0
-    reminded = invoices.remind_overdue(on.date() if on else None)
-    email.deliver_queued(limit=1000)
+    reminded = jobs.remind_overdue_invoices(on.date() if on else None)
     failed = db.session.scalar(
         db.select(db.func.count(EmailMessage.id)).where(
             EmailMessage.id > last_before,
@@ -196,17 +190,14 @@ def remind_invoices(on: datetime | None) -> None:
 @click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="Issue as if today were this date.")
 def issue_due_invoices(on: datetime | None) -> None:
     """Issue the numbered invoice for every council instalment that has fallen due (safe to run twice at once)."""
-    from app.invoicing import invoices
-
-    issued = invoices.issue_due_invoices(on.date() if on else None)
-    email.deliver_queued(limit=1000)
+    issued = jobs.issue_due_invoices(on.date() if on else None)
     click.echo(f"{issued} invoice(s) issued.")
 
 
 @mail_group.command("send-queued")
 def send_queued() -> None:
     """Deliver email left in the queue (for example after a mail server outage)."""
-    click.echo(f"{email.deliver_queued(limit=1000)} message(s) sent.")
+    click.echo(f"{jobs.deliver_email(limit=1000)} message(s) sent.")
 
 
 @stripe_group.command("reconcile")
@@ -217,9 +208,7 @@ def stripe_reconcile(days: int) -> None:
     Changes no money record. Exits 1 if there is a difference nobody has explained yet, 2 if
     Stripe could not be read. A treasurer resolves each difference on /treasurer/reconcile.
     """
-    from app.payments import reconcile
-
-    record = reconcile.run(days=days)
+    record = jobs.reconcile_with_stripe(days=days)
     if record.status.value == "failed":
         click.echo(f"Reconciliation failed: {record.error}", err=True)
         sys.exit(2)
@@ -274,6 +263,20 @@ def register(app: Flask) -> None:
     app.cli.add_command(councils_group)
     app.cli.add_command(seed_demo)
     app.cli.add_command(reports_group)
+    app.cli.add_command(worker)
+
+
+@click.command("worker")
+@click.option("--threads", type=click.IntRange(1, 32), default=2, show_default=True, help="Jobs run at once.")
+@click.option("--quiet", is_flag=True, help="Log warnings and errors only (what `make run` uses).")
+def worker(threads: int, quiet: bool) -> None:
+    """Run background jobs and the schedule (email, closing, collecting, reminders, reconcile) until stopped."""
+    import logging
+
+    if quiet:
+        for name in ("huey", "app"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    jobs.huey.create_consumer(workers=threads, worker_type="thread", periodic=True).run()
 
 
 reports_group = AppGroup("reports", help="Impact reports.")

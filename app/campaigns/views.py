@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, jsonify, redirect, render_template, url_for
+from flask import abort, current_app, jsonify, redirect, render_template, url_for
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
@@ -86,4 +86,12 @@ def healthz() -> tuple[Response, int]:
     except Exception:  # noqa: BLE001 - any failure means the database is not usable
         db.session.rollback()
         return jsonify({"status": "error", "database": "unavailable"}), 503
-    return jsonify({"status": "ok", "database": "ok"}), 200
+    if current_app.config.get("JOBS_IMMEDIATE"):
+        return jsonify({"status": "ok", "database": "ok"}), 200  # no queue: jobs run as they are called
+    from app import jobs
+
+    try:
+        age = jobs.oldest_waiting_age()
+    except Exception:  # noqa: BLE001 - the queue (Redis) is down; pages still serve, so say so without 503
+        return jsonify({"status": "degraded", "database": "ok", "jobs": "unavailable"}), 200
+    return jsonify({"status": "ok", "database": "ok", "jobs": "ok", "oldest_job_age_seconds": age}), 200

@@ -33,10 +33,12 @@ def queue(kind: str, to: str, subject: str, *, pledge: Pledge | None = None, **c
     return message
 
 
-def commit_and_deliver() -> int:
-    """Commit the current transaction, then deliver whatever it queued."""
+def commit_and_deliver() -> None:
+    """Commit the current transaction, then have a worker deliver whatever it queued (never in this request)."""
+    from app import jobs
+
     db.session.commit()
-    return deliver_queued()
+    jobs.deliver_email_soon()
 
 
 def deliver_queued(limit: int = 100) -> int:

@@ -51,7 +51,7 @@ def test_a_receipt_is_delivered_over_smtp_once(smtp: Inbox) -> None:
         my_pledges_url="http://127.0.0.1:5000/my-pledges/x",
     )
 
-    assert email.commit_and_deliver() == 1
+    email.commit_and_deliver()  # the delivery job runs at once in tests
     assert email.deliver_queued() == 0  # already sent: never twice
 
     assert len(smtp.messages) == 1
@@ -69,7 +69,7 @@ def test_a_mail_server_outage_keeps_the_message_and_says_so(app: Flask) -> None:
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nothing listens there
     try:
         email.queue("my_pledges_link", "pat@example.org", "Your pledges", my_pledges_url="http://x/")
-        assert email.commit_and_deliver() == 0
+        email.commit_and_deliver()
     finally:
         app.config.update(MAIL_SERVER="", MAIL_PORT=25)
     row = db.session.scalar(select(EmailMessage))
