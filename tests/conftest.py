@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, make_url, text
 
-from app import create_app
+from app import create_app, jobs
 from app.extensions import db, limiter
 from tests.helpers import FreshGlobalsClient, PageClient
 from tests.stripe_server import LocalStripe, pointed_at
@@ -91,6 +91,9 @@ def _empty_tables() -> None:
 @pytest.fixture(autouse=True)
 def _app_context(app: Flask) -> Iterator[None]:
     """Every test runs inside an app context and leaves the database empty behind it."""
+    # The job queue is one per process: a test that built another app (another config) pointed
+    # it elsewhere, so point it back at this app, whose jobs run at once.
+    jobs.init_app(app)
     with app.app_context():
         yield
         db.session.rollback()
