@@ -31,6 +31,9 @@ def export(slug: str) -> ResponseReturnValue:
     chosen = exports.EXPORTS[form.kind.data]
     first, last = form.date_from.date, form.date_to.date
     filename = exports.filename(chosen, campaign, first, last)
+    # Read now: the audit commit below expires the campaign, and the body is streamed after this
+    # view returns, when the campaign is no longer bound to a session.
+    campaign_id = campaign.id
     # Personal data is leaving the system: record who took what, before the first byte goes.
     with write_transaction():
         audit.record(
@@ -46,7 +49,7 @@ def export(slug: str) -> ResponseReturnValue:
             ip_address=request.remote_addr,
         )
         db.session.commit()
-    body = exports.stream(exports.rows(chosen, campaign, first, last))
+    body = exports.stream(exports.rows(chosen, campaign_id, first, last))
     response = Response(stream_with_context(body), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -3,7 +3,8 @@
 Nothing is built in memory: the rows come from the database in batches (`yield_per`), each is
 written to a small buffer, and the buffer is handed on whenever it fills, so a million-row export
 costs what a thousand-row one does. The caller wraps `stream(...)` in Flask's
-`stream_with_context`.
+`stream_with_context` and passes only plain values (the campaign's id, dates) captured before the
+response starts.
 
 The files are UTF-8 with a header row. Money is given twice: in pounds with two decimals (for
 spreadsheets) and in whole pence (for programs). Dates are ISO 8601; times are UK times with their
@@ -89,7 +90,7 @@ class Export:
     name: str
     label: str
     header: tuple[str, ...]
-    query: Callable[[Campaign, date | None, date | None], Select[Any]]
+    query: Callable[[int, date | None, date | None], Select[Any]]  # given the campaign's id
     row: Callable[[Any], list[str]]  # the cells of one record, as text
 
 
@@ -115,7 +116,7 @@ def _days_between(column: Any, first: date | None, last: date | None) -> list[An
 # --- Pledges -----------------------------------------------------------------------------------
 
 
-def _pledges_query(campaign: Campaign, first: date | None, last: date | None) -> Select[Any]:
+def _pledges_query(campaign_id: int, first: date | None, last: date | None) -> Select[Any]:
     collected = (
         select(func.coalesce(func.sum(Payment.amount_pence - Payment.refunded_pence), 0))
         .where(Payment.pledge_id == Pledge.id, Payment.status == PaymentStatus.SUCCEEDED)
@@ -144,7 +145,7 @@ def _pledges_query(campaign: Campaign, first: date | None, last: date | None) ->
             Pledge.message,
         )
         .outerjoin(Organisation, Pledge.organisation_id == Organisation.id)
-        .where(Pledge.campaign_id == campaign.id, *_between(Pledge.created_at, first, last))
+        .where(Pledge.campaign_id == campaign_id, *_between(Pledge.created_at, first, last))
         .order_by(Pledge.id)
     )
 
@@ -209,7 +210,7 @@ PLEDGES = Export(
 # --- Payments ----------------------------------------------------------------------------------
 
 
-def _payments_query(campaign: Campaign, first: date | None, last: date | None) -> Select[Any]:
+def _payments_query(campaign_id: int, first: date | None, last: date | None) -> Select[Any]:
     # A payment is dated by when the money arrived: a bank transfer's date received; otherwise
     # when it succeeded, or (not yet succeeded) when it was attempted.
     moment = func.coalesce(Payment.succeeded_at, Payment.created_at)
@@ -245,7 +246,7 @@ def _payments_query(campaign: Campaign, first: date | None, last: date | None) -
         .join(Pledge, Payment.pledge_id == Pledge.id)
         .outerjoin(Organisation, Pledge.organisation_id == Organisation.id)
         .outerjoin(Instalment, Payment.instalment_id == Instalment.id)
-        .where(Pledge.campaign_id == campaign.id, *conditions)
+        .where(Pledge.campaign_id == campaign_id, *conditions)
         .order_by(Payment.id)
     )
 
@@ -314,7 +315,7 @@ PAYMENTS = Export(
 # --- Invoices ----------------------------------------------------------------------------------
 
 
-def _invoices_query(campaign: Campaign, first: date | None, last: date | None) -> Select[Any]:
+def _invoices_query(campaign_id: int, first: date | None, last: date | None) -> Select[Any]:
     instalment = aliased(Instalment)
     return (
         select(
@@ -336,7 +337,7 @@ def _invoices_query(campaign: Campaign, first: date | None, last: date | None) -
         )
         .join(Pledge, Invoice.pledge_id == Pledge.id)
         .outerjoin(instalment, Invoice.instalment_id == instalment.id)
-        .where(Pledge.campaign_id == campaign.id, *_days_between(Invoice.issued_on, first, last))
+        .where(Pledge.campaign_id == campaign_id, *_days_between(Invoice.issued_on, first, last))
         .order_by(Invoice.id)
     )
 
@@ -399,12 +400,15 @@ EXPORTS = {export.name: export for export in (PLEDGES, PAYMENTS, INVOICES)}
 # --- Streaming ---------------------------------------------------------------------------------
 
 
-def rows(
-    export: Export, campaign: Campaign, first: date | None = None, last: date | None = None
-) -> Iterator[list[str]]:
-    """The header, then one list of cells per record, read from the database a batch at a time."""
+def rows(export: Export, campaign_id: int, first: date | None = None, last: date | None = None) -> Iterator[list[str]]:
+    """The header, then one list of cells per record, read from the database a batch at a time.
+
+    It takes the campaign's id, not the campaign: the body is produced after the view has
+    returned, when the request's session (and any object loaded in it) is gone. Only plain values
+    cross into the stream; the query runs in the session current while streaming.
+    """
     yield list(export.header)
-    result = db.session.execute(export.query(campaign, first, last).execution_options(yield_per=BATCH))
+    result = db.session.execute(export.query(campaign_id, first, last).execution_options(yield_per=BATCH))
     try:
         for record in result:
             yield export.row(record)
