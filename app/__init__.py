@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from typing import Any
 
 from flask import Flask
@@ -58,11 +59,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app import database, errors, security, templating
     from app.accounts.login import init_login
     from app.campaigns import page_cache
-    from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.extensions import csrf, db, init_migrations, limiter, login_manager
 
     db.init_app(app)
     database.init_app(app)
-    migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
+    if os.environ.get("FLASK_RUN_FROM_CLI") == "true" or app.testing:  # the flask command, or the tests
+        init_migrations(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -1,9 +1,14 @@
-"""Flask extensions, created unbound and attached to an app in `create_app`."""
+"""Flask extensions, created unbound and attached to an app in `create_app`.
+
+Flask-Migrate (with Alembic, Mako and Pygments, about a quarter of a web worker's memory) is only
+for the command line: `init_migrations` attaches it there, never in a web worker.
+"""
+
+from typing import Any
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -24,7 +29,17 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def init_migrations(app: Any) -> None:
+    """Attach Flask-Migrate (the `flask db` commands and `flask_migrate.upgrade`) to the app, once."""
+    if "migrate" in app.extensions:
+        return
+    from flask_migrate import Migrate
+
+    from config import BASE_DIR
+
+    Migrate(render_as_batch=True, compare_type=True).init_app(app, db, directory=str(BASE_DIR / "migrations"))

@@ -729,8 +729,9 @@ def _build(app: Any, size: int, progress: Callable[[str], None] | None) -> Info:
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from app.extensions import db
+    from app.extensions import db, init_migrations
 
+    init_migrations(app)
     with app.app_context():
         upgrade(directory=str(MIGRATIONS))
         info = load(size, progress=progress)
