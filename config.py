@@ -78,6 +78,8 @@ class Config:
     MAX_CONTENT_LENGTH = 1024 * 1024
 
     REDIS_URL = ""
+    # The job queue's name: installs (or test runs) sharing one Redis keep their jobs apart by it.
+    JOBS_QUEUE = "pledgeline"
     # Tests run a job's body at once, in the calling process; everywhere else a worker runs it.
     JOBS_IMMEDIATE = False
     RATELIMIT_STORAGE_URI = "memory://"
@@ -134,6 +136,8 @@ class Config:
             settings["SESSION_COOKIE_SECURE"] = settings["REMEMBER_COOKIE_SECURE"] = secure
         if get("REDIS_URL") is not None:
             settings["REDIS_URL"] = settings["RATELIMIT_STORAGE_URI"] = get("REDIS_URL")
+        if get("JOBS_QUEUE"):
+            settings["JOBS_QUEUE"] = get("JOBS_QUEUE")
         if get("LOGIN_ATTEMPT_LIMIT") is not None:
             settings["LOGIN_ATTEMPT_LIMIT"] = get("LOGIN_ATTEMPT_LIMIT")
         if get("TRUSTED_PROXY_COUNT") is not None:

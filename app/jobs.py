@@ -49,17 +49,22 @@ def init_app(app: Flask) -> None:
         huey.immediate = True
         return
     huey.immediate = False
-    use_storage(app.config.get("REDIS_URL") or None, Path(app.instance_path) / "jobs.sqlite3")
+    use_storage(
+        app.config.get("REDIS_URL") or None,
+        Path(app.instance_path) / "jobs.sqlite3",
+        name=app.config.get("JOBS_QUEUE") or "pledgeline",
+    )
 
 
-def use_storage(redis_url: str | None, sqlite_file: Path | None = None) -> None:
-    """Keep the queue in Redis at `redis_url`, or else in the SQLite file."""
+def use_storage(redis_url: str | None, sqlite_file: Path | None = None, *, name: str = "pledgeline") -> None:
+    """Keep the queue called `name` in Redis at `redis_url`, or else in the SQLite file."""
+    huey.name = name
     if redis_url:
-        huey.storage = RedisStorage(huey.name, url=redis_url)
+        huey.storage = RedisStorage(name, url=redis_url)
     else:
         assert sqlite_file is not None  # noqa: S101 - a caller's mistake
         sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        huey.storage = SqliteStorage(huey.name, filename=str(sqlite_file))
+        huey.storage = SqliteStorage(name, filename=str(sqlite_file))
 
 
 def _in_app(function: Callable[..., T]) -> Callable[..., T]:

@@ -6,8 +6,10 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
+import huey.exceptions
 import pytest
 import redis
 from flask import Flask
@@ -19,7 +21,9 @@ from app.models import EmailMessage, EmailStatus
 from app.notifications import email
 from tests.integration.test_email_smtp import Inbox, smtp  # noqa: F401 - the fixture
 
-REDIS_URL = "redis://127.0.0.1:6379/11"  # a database of its own, emptied before and after
+REDIS_URL = "redis://127.0.0.1:6379/11"
+# A queue of this run's own: other runs sharing the Redis server never take its jobs.
+QUEUE = f"pledgeline-test-{uuid.uuid4().hex[:12]}"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -30,14 +34,14 @@ def redis_queue(app: Flask) -> Iterator[str]:
         client.ping()
     except redis.ConnectionError:
         pytest.skip("Redis is not running on 127.0.0.1:6379")
-    client.flushdb()
     jobs.huey.immediate = False
-    jobs.use_storage(REDIS_URL)
+    jobs.use_storage(REDIS_URL, name=QUEUE)
+    jobs.huey.storage.flush_all()
     app.config["JOBS_IMMEDIATE"] = False
     yield REDIS_URL
     app.config["JOBS_IMMEDIATE"] = True
+    jobs.huey.storage.flush_all()
     jobs.huey.immediate = True
-    client.flushdb()
 
 
 def _start_worker(app: Flask) -> subprocess.Popen[bytes]:
@@ -46,6 +50,7 @@ def _start_worker(app: Flask) -> subprocess.Popen[bytes]:
         "PLEDGELINE_ENV": "development",
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": REDIS_URL,
+        "JOBS_QUEUE": QUEUE,
         "MAIL_SERVER": app.config["MAIL_SERVER"],
         "MAIL_PORT": str(app.config["MAIL_PORT"]),
     }
@@ -62,11 +67,15 @@ def test_two_workers_deliver_each_message_once(app: Flask, smtp: Inbox, redis_qu
     try:
         # Every delivery job twice over: each sweeps the whole outbox, so they race for the same rows.
         results = [jobs.deliver_email_job() for _ in range(20)]
-        outcomes = [r.get(blocking=True, timeout=60) for r in results]  # type: ignore[union-attr]
+        try:
+            outcomes = [r.get(blocking=True, timeout=60) for r in results]  # type: ignore[union-attr]
+        except huey.exceptions.ResultTimeout:
+            outcomes = None
     finally:
         for worker in workers:
             worker.terminate()
         errors = [worker.communicate(timeout=20)[1].decode() for worker in workers]
+    assert outcomes is not None, f"the workers did not finish the jobs in time: {errors}"
 
     assert sum(o["sent"] for o in outcomes) == 30, errors
     assert len({o["pid"] for o in outcomes}) == 2, "both workers ran jobs"
