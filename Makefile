@@ -14,7 +14,7 @@ GOVUK := app/static/govuk/govuk-frontend.min.js
 FONT_DIR ?= /usr/share/fonts/truetype/liberation2
 FONTS := app/static/fonts/LiberationSans-Regular.ttf app/static/fonts/LiberationSans-Bold.ttf
 
-.PHONY: help packages test-packages install assets db seed run test lint typecheck security check pytest lock clean bench
+.PHONY: help packages test-packages bench-packages install assets db seed run test lint typecheck security check pytest lock clean bench
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -89,7 +89,10 @@ lock: $(STAMP_PY) ## Re-pin Python dependencies from requirements*.in
 	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
 	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
-bench: install ## Measure speed and memory against DESIGN.md's targets, as ratios (QUICK=1: small and short)
+bench-packages:
+	@$(DEBIAN_PACKAGES) bench
+
+bench: install bench-packages ## Measure speed and memory against DESIGN.md's targets, as ratios (QUICK=1: small and short)
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean: ## Remove built assets and caches (keeps the database)

@@ -3,6 +3,7 @@
 #
 #   scripts/debian_packages.sh run    what `make run` needs: WeasyPrint's libraries and the PDF font
 #   scripts/debian_packages.sh test   the same, and Chromium and poppler-utils for the tests
+#   scripts/debian_packages.sh bench  the same as run, and wrk for make bench's HTTP figures
 #
 # One dpkg-query call checks them all, so a machine that has them pays a few milliseconds and a
 # package removed since the last run is noticed at once. Missing packages are installed with
@@ -21,8 +22,9 @@ case "${1:-}" in
     wanted=("${runtime[@]}" "${for_tests[@]}")
     [[ -n ${CHROMIUM:-} && -x ${CHROMIUM} ]] || wanted+=(chromium)
     ;;
+  bench) wanted=("${runtime[@]}" wrk) ;;
   *)
-    echo "usage: $0 run|test" >&2
+    echo "usage: $0 run|test|bench" >&2
     exit 2
     ;;
 esac
