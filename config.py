@@ -112,6 +112,11 @@ class Config:
     BANK_ACCOUNT_NUMBER = "00000000"
     INVOICE_ISSUER_ADDRESS = "LocalGov Digital (demo)\n1 Example Street\nExampletown\nEX1 1AA"
 
+    # Open data (app.opendata): the publisher's 360Giving prefix, and who the money is for.
+    GRANT_ID_PREFIX = "360G-pledgeline"
+    RECIPIENT_ORG_ID = "360G-pledgeline-org-localgov-digital"
+    RECIPIENT_ORG_NAME = "LocalGov Digital"
+
     # Whether a demo banner is shown: true whenever we are not talking to real Stripe.
     DEMO_MODE = True
     HSTS = False
@@ -155,6 +160,9 @@ class Config:
             if get(name) is not None:
                 # A one-line environment variable can carry the address's line breaks as "\n".
                 settings[name] = (get(name) or "").replace("\\n", "\n")
+        for name in ("GRANT_ID_PREFIX", "RECIPIENT_ORG_ID", "RECIPIENT_ORG_NAME"):
+            if get(name) is not None:
+                settings[name] = get(name)
         if get("MAIL_PORT") is not None:
             settings["MAIL_PORT"] = int(get("MAIL_PORT") or "25")
         if get("MAIL_USE_TLS") is not None:

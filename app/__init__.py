@@ -20,6 +20,7 @@ VIEW_MODULES = (
     "app.campaigns.treasurer_views",
     "app.invoicing.views",
     "app.matching.sponsor_views",
+    "app.opendata.views",
     "app.matching.treasurer_views",
     "app.payments.views",
     "app.pledging.views",

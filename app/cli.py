@@ -265,6 +265,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(reports_group)
     app.cli.add_command(worker)
 
+    from app.opendata.cli import export_group
+
+    app.cli.add_command(export_group)
+
 
 @click.command("worker")
 @click.option("--threads", type=click.IntRange(1, 32), default=2, show_default=True, help="Jobs run at once.")

@@ -18,7 +18,8 @@ TITLES = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.startswith("/webhooks/")
+    path = request.path
+    return path.startswith(("/api/", "/webhooks/")) or path.endswith(".json")
 
 
 def _render(status: int, message: str | None = None):  # type: ignore[no-untyped-def]

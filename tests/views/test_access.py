@@ -167,9 +167,12 @@ def _request(
     client = _client_for(app, actor, cookies)
     environ = {"REMOTE_ADDR": _new_address()}
     if method == "GET":
-        return client.get(url, environ_base=environ)
-    token = csrf_token(client, "/account/sign-in" if actor == "anonymous" else "/account/")
-    return client.open(url, method=method, data={**form, "csrf_token": token}, environ_base=environ)
+        response = client.get(url, environ_base=environ)
+    else:
+        token = csrf_token(client, "/account/sign-in" if actor == "anonymous" else "/account/")
+        response = client.open(url, method=method, data={**form, "csrf_token": token}, environ_base=environ)
+    response.get_data()  # read the whole body, as a browser would, so a streamed download finishes here
+    return response
 
 
 def test_each_actor_gets_what_the_access_table_says(app: Flask) -> None:
