@@ -41,7 +41,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):  # type: ignore[no-untyped-def]
         status = error.code or 500
-        response = _render(status)
+        # Our own explanation, given as `abort(404, "…")`, is shown; Werkzeug's stock wording is not.
+        own = error.description if error.description != type(error).description else None
+        response = _render(status, own)
         if status == 429 and error.response is not None:
             # Keep Flask-Limiter's Retry-After and rate-limit headers on our page.
             body, code = response
