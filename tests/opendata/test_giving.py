@@ -13,7 +13,7 @@ from app import demo
 from app.campaigns import listing
 from app.extensions import db
 from app.invoicing import invoices
-from app.models import InvoiceKind, Organisation, OrganisationKind, Payment, Pledge
+from app.models import InvoiceKind, Organisation, Payment, Pledge
 from app.money import Money
 from app.opendata import giving
 from app.payments import settle
