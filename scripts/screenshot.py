@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DESKTOP = {"width": 1280, "height": 900}
-MOBILE = {"width": 390, "height": 844}
+MOBILE = {"width": 375, "height": 812}
 
 
 def _site_root(url: str) -> str:
@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Full-page screenshot of a running Pledgeline page.")
     parser.add_argument("url")
     parser.add_argument("out")
-    parser.add_argument("--mobile", action="store_true", help="390×844 viewport instead of 1280×900")
+    parser.add_argument("--mobile", action="store_true", help="375×812 viewport instead of 1280×900")
     parser.add_argument("--sign-in", metavar="EMAIL:PASSWORD", help="sign in first with this demo account")
     parser.add_argument(
         "--stay", action="store_true", help="with --sign-in, capture the page the sign-in form leads to (its errors)"

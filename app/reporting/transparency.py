@@ -11,6 +11,7 @@ from app.blueprints import public as bp
 from app.campaigns import listing
 from app.extensions import db
 from app.models import Campaign, ImpactStory
+from app.opendata import giving
 from app.reporting import impact, reports
 from app.security import public
 from app.treasury import dashboard
@@ -49,6 +50,7 @@ def transparency(slug: str) -> str:
         spending_chart=reports.spending_chart(found, spending),
         outgoings=impact.recent_outgoings(found),
         metrics=impact.metric_totals(found),
+        has_grants=bool(giving.contributions([found.id])),
     )
 
 

@@ -114,6 +114,21 @@ def test_a_campaign_with_no_organisation_payments_has_nothing_to_publish(client:
     response = client.get("/open-data/360giving.json?campaign=only-people")
     assert response.status_code == 404
     assert "nothing to publish" in response.get_data(as_text=True)
+    # So the transparency page offers the ledger but no 360Giving file to follow to a dead end.
+    page = client.get("/campaigns/only-people/transparency").get_data(as_text=True)
+    assert 'href="/campaigns/only-people/ledger.csv"' in page and "360giving.json" not in page
+
+
+def test_the_transparency_page_links_to_every_open_data_file(client: FlaskClient, ledger: Ledger) -> None:
+    slug = ledger.campaign.slug
+    page = client.get(f"/campaigns/{slug}/transparency").get_data(as_text=True)
+    for href in (
+        f"/campaigns/{slug}/ledger.csv",
+        f"/campaigns/{slug}/ledger.json",
+        f"/open-data/360giving.json?campaign={slug}",
+    ):
+        assert f'href="{href}"' in page
+        assert client.get(href).status_code == 200
 
 
 def test_a_demo_council_paying_is_published_under_its_register_identifier(runner, client: FlaskClient) -> None:  # type: ignore[no-untyped-def]
