@@ -42,7 +42,7 @@ $(STAMP_NPM): package.json package-lock.json
 	touch $@
 
 $(CSS): $(STAMP_NPM) $(wildcard scss/*.scss)
-	npx sass --pkg-importer=node --style=compressed --no-source-map scss/app.scss $@
+	npx sass --pkg-importer=node --style=compressed --no-source-map --no-error-css scss/app.scss $@ || { rm -f $@; exit 1; }
 
 $(GOVUK): $(STAMP_NPM)
 	mkdir -p app/static/govuk

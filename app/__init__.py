@@ -16,6 +16,7 @@ VIEW_MODULES = (
     "app.accounts.views",
     "app.campaigns.views",
     "app.campaigns.api",
+    "app.campaigns.embed",
     "app.campaigns.admin_views",
     "app.campaigns.treasurer_views",
     "app.invoicing.views",

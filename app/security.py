@@ -146,8 +146,14 @@ _FIXED_HEADERS = (
 )
 
 
+def allow_framing() -> None:
+    """Let this response be shown in a frame on any site. Only the embeddable progress card does
+    this: it has no form and no script, so there is nothing to trick a visitor into pressing."""
+    g.allow_framing = True
+
+
 @lru_cache(maxsize=8)
-def _policy(stripe_js: str, stripe_api: str) -> tuple[str, str]:
+def _policy(stripe_js: str, stripe_api: str, framing: bool = False) -> tuple[str, str]:
     """The Content-Security-Policy before and after its nonce, built once per pair of Stripe origins."""
     policy = {
         "default-src": "'self'",
@@ -160,7 +166,7 @@ def _policy(stripe_js: str, stripe_api: str) -> tuple[str, str]:
         "object-src": "'none'",
         "base-uri": "'self'",
         "form-action": "'self'",
-        "frame-ancestors": "'none'",
+        "frame-ancestors": "*" if framing else "'none'",
     }
     before, _, after = "; ".join(f"{k} {v}" for k, v in policy.items()).partition(_NONCE_SLOT)
     return before, after
@@ -184,13 +190,19 @@ def is_signed_in() -> bool:
     return bool(current_user.is_authenticated)
 
 
-def add_security_headers(headers: Headers, config: Mapping[str, Any], nonce: str, *, signed_in: bool) -> None:
-    """The headers every response carries; any the view set itself are kept."""
+def add_security_headers(
+    headers: Headers, config: Mapping[str, Any], nonce: str, *, signed_in: bool, framing: bool = False
+) -> None:
+    """The headers every response carries; any the view set itself are kept. Every response
+    forbids framing unless `framing` (see `allow_framing`)."""
     present = {name.lower() for name, _value in headers}
+    if framing:
+        present.add("x-frame-options")  # frame-ancestors in the policy says who may frame it
     if "content-security-policy" not in present:
         before, after = _policy(
             config.get("STRIPE_JS_ORIGIN", "https://js.stripe.com"),
             config.get("STRIPE_API_ORIGIN", "https://api.stripe.com"),
+            framing,
         )
         headers["Content-Security-Policy"] = before + nonce + after
     for name, value in _FIXED_HEADERS:
@@ -203,7 +215,13 @@ def add_security_headers(headers: Headers, config: Mapping[str, Any], nonce: str
 
 
 def set_security_headers(response: Response) -> Response:
-    add_security_headers(response.headers, current_app.config, csp_nonce(), signed_in=is_signed_in())
+    add_security_headers(
+        response.headers,
+        current_app.config,
+        csp_nonce(),
+        signed_in=is_signed_in(),
+        framing=bool(g.get("allow_framing")),
+    )
     if request.view_args and "token" in request.view_args:
         # A page opened by a signed link: keep it out of every cache, and its address (which
         # holds the token) out of the Referer header of anything the page loads or links to.

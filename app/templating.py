@@ -9,6 +9,7 @@ from flask import Flask
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
+from app.links import external_url
 from app.money import format_pence
 from app.pledging.pledges import accepting_pledges
 
@@ -76,6 +77,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["demo_mode"] = app.config.get("DEMO_MODE", False)
     # The campaign page offers the pledge form by the same rule the form itself enforces.
     app.jinja_env.globals["accepting_pledges"] = accepting_pledges
+    # Absolute links, for what is copied to other sites (the embed snippets).
+    app.jinja_env.globals["external_url"] = external_url
     # Wherever offers are shown: the campaign page, the sponsor's and the treasurer's pages.
     from app.matching import match_funding
 

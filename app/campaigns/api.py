@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from flask import abort, jsonify
+import hashlib
+
+from flask import abort, jsonify, request
 from werkzeug.wrappers import Response
 
 from app.blueprints import api as bp
@@ -11,10 +13,18 @@ from app.models import Campaign
 from app.security import public
 
 
+@bp.after_request
+def readable_from_any_site(response: Response) -> Response:
+    """Every API answer, errors included, may be read by another site's script."""
+    cache.open_to_any_site(response.headers)
+    return response
+
+
 @bp.get("/campaigns")
 @public
 def campaign_list() -> Response:
-    return jsonify({"campaigns": [listing.as_json(c) for c in listing.public_campaigns()]})
+    body = jsonify({"campaigns": [listing.as_json(c) for c in listing.public_campaigns()]}).get_data()
+    return cache.json_response(body, hashlib.sha256(body).hexdigest()[:32], request.environ)
 
 
 @bp.get("/campaigns/<slug>")

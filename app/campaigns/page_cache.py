@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, g, request, session
+from werkzeug.datastructures import Headers
 from werkzeug.http import parse_cookie
 from werkzeug.wrappers import Response
 
@@ -240,12 +241,29 @@ def _page_response(entry: Entry, nonce: str) -> Response:
     return response
 
 
-def _api_response(entry: Entry, key: tuple[Hashable, ...], environ: WSGIEnvironment) -> Response:
-    response = Response(entry.body, mimetype="application/json")
-    response.set_etag(etag_for(key))
-    response.headers["Cache-Control"] = "no-cache"
-    # Only a request holding an ETag can be answered 304 (there is no Last-Modified).
+# The read-only API may be read by any site's pages, and kept for a few seconds by browsers and
+# shared caches; after that a request with the ETag gets 304 until something changes.
+API_CACHE_CONTROL = "public, max-age=10"
+
+
+def open_to_any_site(headers: Headers) -> None:
+    """What lets another site's script read an API answer (no cookies are sent or needed)."""
+    headers["Access-Control-Allow-Origin"] = "*"
+    headers["Access-Control-Expose-Headers"] = "ETag"
+
+
+def json_response(body: bytes, etag: str, environ: WSGIEnvironment) -> Response:
+    """A public API answer: its ETag, a short cache lifetime, open to any site, and 304 Not
+    Modified for a request that already holds this ETag (there is no Last-Modified)."""
+    response = Response(body, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = API_CACHE_CONTROL
+    open_to_any_site(response.headers)
     return response.make_conditional(environ) if environ.get("HTTP_IF_NONE_MATCH") else response
+
+
+def _api_response(entry: Entry, key: tuple[Hashable, ...], environ: WSGIEnvironment) -> Response:
+    return json_response(entry.body, etag_for(key), environ)
 
 
 Render = Callable[[], "tuple[listing.Stamp, str]"]

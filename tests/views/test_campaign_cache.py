@@ -124,7 +124,8 @@ def test_the_api_answers_a_repeat_request_with_not_modified_until_something_chan
     url = f"/api/v1/campaigns/{campaign.slug}"
     first = client.get(url)
     etag = first.headers["ETag"]
-    assert first.headers["Cache-Control"] == "no-cache"
+    assert first.headers["Cache-Control"] == "public, max-age=10"
+    assert first.headers["Access-Control-Allow-Origin"] == "*"
 
     again = client.get(url, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.get_data() == b""
