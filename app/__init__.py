@@ -22,6 +22,7 @@ VIEW_MODULES = (
     "app.invoicing.views",
     "app.matching.sponsor_views",
     "app.opendata.views",
+    "app.opendata.council_views",
     "app.matching.treasurer_views",
     "app.payments.views",
     "app.pledging.views",

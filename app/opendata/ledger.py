@@ -97,16 +97,22 @@ def _common() -> list[Any]:
     ]
 
 
-def _query(campaign_id: int) -> Select[Any]:
-    cancelled = Pledge.status == PledgeStatus.CANCELLED
-    net_if_cancelled = case((cancelled, Payment.amount_pence), else_=0)
-    refund_if_cancelled = case((cancelled, -Payment.refunded_pence), else_=0)
+def refund_moment() -> Any:
+    """When a payment's money went back: its latest refund event (a payment refunded in parts
+    shows once, for its whole refund, on the day of the last part), else its last change."""
     refunded_at = (
         select(func.max(PaymentEvent.created_at))
         .where(PaymentEvent.payment_id == Payment.id, PaymentEvent.outcome == Outcome.REFUNDED)
         .correlate(Payment)
         .scalar_subquery()
     )
+    return func.coalesce(refunded_at, Payment.updated_at)
+
+
+def _query(campaign_id: int) -> Select[Any]:
+    cancelled = Pledge.status == PledgeStatus.CANCELLED
+    net_if_cancelled = case((cancelled, Payment.amount_pence), else_=0)
+    refund_if_cancelled = case((cancelled, -Payment.refunded_pence), else_=0)
     pledges = (
         select(
             Pledge.created_at.label("moment"),
@@ -135,7 +141,7 @@ def _query(campaign_id: int) -> Select[Any]:
     )
     refunds = (
         select(
-            func.coalesce(refunded_at, Payment.updated_at).label("moment"),
+            refund_moment().label("moment"),
             literal(2, Integer).label("kind"),
             Payment.id.label("line_id"),
             *_common(),
