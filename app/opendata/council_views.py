@@ -24,7 +24,10 @@ def _year() -> tuple[str, tuple[date, date] | None, str | None]:
     try:
         return text, parse_financial_year(text), None
     except ValueError as error:
-        return text, None, str(error).replace("the funding period", "the financial year")
+        message = str(error)
+        if message.startswith("Enter the funding period"):
+            message = "Enter a financial year like 2026-27, or leave it empty for every year"
+        return text, None, message
 
 
 @bp.get("/council/spending")

@@ -86,11 +86,14 @@ def test_a_financial_year_narrows_the_lines_and_a_wrong_one_is_explained(client:
     assert "has made no payments through Pledgeline in 2020-21" in officer.get(
         "/council/spending?year=2020-21"
     ).get_data(as_text=True)
-    for url in ("/council/spending?year=banana", "/council/spending.csv?year=2020-22"):
+    for url, message in (
+        ("/council/spending?year=banana", "Enter a financial year like 2026-27, or leave it empty for every year"),
+        ("/council/spending.csv?year=2020-22", "2020-22 is not a financial year: try 2020-21"),
+    ):
         response = officer.get(url)
         assert response.status_code == 400
         html = response.get_data(as_text=True)
-        assert "There is a problem" in html and "financial year" in html
+        assert "There is a problem" in html and message in html
 
 
 def test_each_councils_officer_sees_only_their_own_council(client: FlaskClient, ledger: Ledger) -> None:
