@@ -1,4 +1,4 @@
-"""The 360Giving schema 1.4.3, for validating what we publish, offline.
+"""The 360Giving schema 1.4.3 (kept in tests/data/360giving), for validating what we publish, offline.
 
 The package schema names the grant schema by a URL (version 1.4.2); it is registered under that
 URL so nothing is fetched. The files declare draft 2020-12 by its http address, which
@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "360giving"
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "data" / "360giving"
 
 
 def _resource(name: str) -> Resource[Any]:
