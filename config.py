@@ -117,6 +117,14 @@ class Config:
     RECIPIENT_ORG_ID = "360G-pledgeline-org-localgov-digital"
     RECIPIENT_ORG_NAME = "LocalGov Digital"
 
+    # Who runs the service and answers for its data (the privacy notice, contact and terms
+    # pages). The defaults are for the demo: a real deployment sets them.
+    OPERATOR_NAME = "LocalGov Digital"
+    OPERATOR_ADDRESS = "LocalGov Digital (demo)\n1 Example Street\nExampletown\nEX1 1AA"
+    OPERATOR_EMAIL = "hello@pledgeline.example"
+    PRIVACY_EMAIL = "privacy@pledgeline.example"
+    ICO_REGISTRATION = ""  # the operator's number on the ICO's register of fee payers, if any
+
     # Whether a demo banner is shown: true whenever we are not talking to real Stripe.
     DEMO_MODE = True
     HSTS = False
@@ -160,6 +168,11 @@ class Config:
             if get(name) is not None:
                 # A one-line environment variable can carry the address's line breaks as "\n".
                 settings[name] = (get(name) or "").replace("\\n", "\n")
+        for name in ("OPERATOR_NAME", "OPERATOR_EMAIL", "PRIVACY_EMAIL", "ICO_REGISTRATION"):
+            if get(name) is not None:
+                settings[name] = get(name)
+        if get("OPERATOR_ADDRESS") is not None:
+            settings["OPERATOR_ADDRESS"] = (get("OPERATOR_ADDRESS") or "").replace("\\n", "\n")
         for name in ("GRANT_ID_PREFIX", "RECIPIENT_ORG_ID", "RECIPIENT_ORG_NAME"):
             if get(name) is not None:
                 settings[name] = get(name)

@@ -27,6 +27,7 @@ VIEW_MODULES = (
     "app.payments.views",
     "app.pledging.views",
     "app.pledging.council_views",
+    "app.privacy.views",
     "app.reporting.impact_views",
     "app.reporting.report_views",
     "app.reporting.transparency",

@@ -266,8 +266,10 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker)
 
     from app.opendata.cli import export_group
+    from app.privacy.cli import personal_data_group
 
     app.cli.add_command(export_group)
+    app.cli.add_command(personal_data_group)
 
 
 @click.command("worker")

@@ -336,8 +336,7 @@ def _record_success(refund_id: int, result: gateway.RefundResult, *, actor: User
             "payment.refunded",
             actor=actor,
             target=payment,
-            summary=f"Refunded {refund.amount} of {payment.amount} to {pledge.name} ({pledge.reference}): "
-            f"{refund.reason}",
+            summary=f"Refunded {refund.amount} of {payment.amount} on {pledge.reference}: {refund.reason}",
             detail={
                 "refund_id": refund.id,
                 "stripe_refund_id": result.refund_id,

@@ -117,7 +117,7 @@ def cancel_pledge(pledge_id: int, *, reason: str, actor: User, token: str) -> Do
             "pledge.cancelled",
             actor=actor,
             target=pledge,
-            summary=f"Cancelled {pledge.reference} ({pledge.name}, {pledge.commitment} pledged): {reason}",
+            summary=f"Cancelled {pledge.reference} ({pledge.commitment} pledged): {reason}",
             detail={
                 "token": token,
                 "reason": reason,
@@ -163,8 +163,8 @@ def resend_receipt(payment_id: int, *, actor: User, token: str) -> Done:
             "payment.receipt_resent",
             actor=actor,
             target=payment,
-            summary=f"Receipt for {payment.amount} ({pledge.reference}) sent again to {pledge.email}",
-            detail={"token": token, "to": pledge.email, "pledge_id": pledge.id},
+            summary=f"Receipt for {payment.amount} ({pledge.reference}) sent again to the pledger",
+            detail={"token": token, "pledge_id": pledge.id},
         )
         _finish()
     return Done(f"The receipt for {payment.amount} has been sent again to {pledge.email}.")
