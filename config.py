@@ -125,6 +125,11 @@ class Config:
     PRIVACY_EMAIL = "privacy@pledgeline.example"
     ICO_REGISTRATION = ""  # the operator's number on the ICO's register of fee payers, if any
 
+    # Outgoing webhooks: how long an endpoint gets to answer, and whether addresses on this
+    # machine or a private network may be used (development and tests only; refused in production).
+    WEBHOOK_TIMEOUT_SECONDS = 5
+    WEBHOOK_ALLOW_PRIVATE = False
+
     # Whether a demo banner is shown: true whenever we are not talking to real Stripe.
     DEMO_MODE = True
     HSTS = False
@@ -176,6 +181,8 @@ class Config:
         for name in ("GRANT_ID_PREFIX", "RECIPIENT_ORG_ID", "RECIPIENT_ORG_NAME"):
             if get(name) is not None:
                 settings[name] = get(name)
+        if get("WEBHOOK_ALLOW_PRIVATE") is not None:
+            settings["WEBHOOK_ALLOW_PRIVATE"] = _bool(get("WEBHOOK_ALLOW_PRIVATE"))
         if get("MAIL_PORT") is not None:
             settings["MAIL_PORT"] = int(get("MAIL_PORT") or "25")
         if get("MAIL_USE_TLS") is not None:
@@ -249,6 +256,8 @@ def check_production(config: Mapping[str, object]) -> None:
     parts = urlsplit(public_url)
     if parts.scheme != "https" or not parts.hostname:
         raise ConfigError(f"PUBLIC_URL must be an https:// address in production, not {public_url!r}.")
+    if config.get("WEBHOOK_ALLOW_PRIVATE"):
+        raise ConfigError("WEBHOOK_ALLOW_PRIVATE is for development only: unset it in production.")
 
 
 CONFIGS: dict[str, type[Config]] = {

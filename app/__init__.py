@@ -24,6 +24,7 @@ VIEW_MODULES = (
     "app.opendata.views",
     "app.opendata.council_views",
     "app.matching.treasurer_views",
+    "app.outgoing.views",
     "app.payments.views",
     "app.pledging.views",
     "app.pledging.council_views",

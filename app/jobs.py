@@ -130,6 +130,12 @@ def deliver_email(limit: int = 1000) -> int:
     return email.deliver_queued(limit=limit)
 
 
+def deliver_webhooks(limit: int = 500) -> int:
+    from app.outgoing import delivery
+
+    return delivery.deliver_due(limit=limit)
+
+
 # The jobs. Periodic ones run on every worker's schedule; running twice is harmless (see above).
 
 
@@ -170,6 +176,29 @@ def deliver_email_sweep() -> None:
 def deliver_email_job() -> dict[str, int]:
     """Deliver what is queued (enqueued after a web request commits mail); the pid shows which worker ran it."""
     return {"sent": deliver_email(), "pid": os.getpid()}
+
+
+@huey.periodic_task(crontab())  # every minute: events whose next attempt has come
+@_in_app
+def deliver_webhooks_sweep() -> None:
+    deliver_webhooks()
+
+
+@huey.task()
+@_in_app
+def deliver_webhooks_job() -> int:
+    return deliver_webhooks()
+
+
+def deliver_webhooks_soon() -> None:
+    """Have a worker send newly queued events. Under immediate jobs (the tests) nothing is sent
+    from inside the change that queued them: the tests, like the sweep, deliver on their own."""
+    if huey.immediate:
+        return
+    try:
+        deliver_webhooks_job()
+    except Exception:  # the events are safe in the database; the sweep will send them
+        log.warning("could not enqueue webhook delivery; the worker's sweep will send it", exc_info=True)
 
 
 def deliver_email_soon() -> None:

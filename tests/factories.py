@@ -32,6 +32,7 @@ from app.models import (
     Role,
     User,
     Visibility,
+    WebhookEndpoint,
     utcnow,
 )
 from app.money import Money
@@ -181,8 +182,16 @@ def make_route_world() -> tuple[dict[str, User], dict[str, str]]:
     payment = settle.open_card_payment(pledge.instalments[0])
     other = make_pledge(campaign, status=PledgeStatus.PENDING, name="Someone Else", email="someone@example.org")
     other_payment = settle.open_card_payment(other.instalments[0])
+    endpoint = WebhookEndpoint(
+        url="https://hooks.example.org/pledgeline",
+        events=["pledge.committed"],
+        secret="whsec_sample",
+        owner=users["admin"],
+    )
+    db.session.add(endpoint)
     db.session.commit()
     samples = {
+        "webhook_id": str(endpoint.id),
         "campaign_slug": campaign.slug,
         "draft_slug": draft.slug,
         "organisation_slug": council.slug,

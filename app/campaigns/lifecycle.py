@@ -37,6 +37,7 @@ from app.models import (
 )
 from app.money import Money
 from app.notifications import email
+from app.outgoing import events
 from app.payments import card_payments
 from app.pledging import pledges
 
@@ -134,6 +135,7 @@ def _decide(
                 "at": now.isoformat(),
             },
         )
+        events.emit(f"campaign.{outcome.value}", {**events.campaign_data(campaign), "status": outcome.value})
         db.session.commit()
     log.info("campaign %s closed: %s", campaign_id, outcome.value)
     return outcome

@@ -44,6 +44,7 @@ from app.models.rollup import CampaignDay, CampaignGroup
 from app.models.stripe_event import StripeEvent
 from app.models.types import utcnow
 from app.models.user import Role, User, UserSession
+from app.models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "LIVE_STATUSES",
@@ -58,6 +59,7 @@ __all__ = [
     "CampaignStatus",
     "CampaignUpdate",
     "CouncilType",
+    "DeliveryStatus",
     "DifferenceKind",
     "EmailMessage",
     "EmailStatus",
@@ -102,6 +104,8 @@ __all__ = [
     "User",
     "UserSession",
     "Visibility",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "parse_reference",
     "utcnow",
 ]

@@ -32,6 +32,7 @@ from app.models import (
     utcnow,
 )
 from app.money import Money
+from app.outgoing import events
 from app.pledging import pledges
 
 
@@ -150,6 +151,7 @@ def mark_succeeded(payment: Payment, *, fee_pence: int = 0, actor: User | None =
             payment.instalment.paid_at = payment.succeeded_at
         _settle_invoice(payment, actor)
     _advance(pledge, actor)
+    events.emit("payment.succeeded", events.payment_data(payment, pledge))
 
 
 def _settle_invoice(payment: Payment, actor: User | None) -> None:
@@ -230,6 +232,7 @@ def record_refund(payment: Payment, amount: Money, *, actor: User | None = None)
     pledge = db.session.get_one(Pledge, payment.pledge_id)
     with totals.tracking(pledge):
         payment.refunded_pence += amount.pence
+    events.emit("payment.refunded", {**events.payment_data(payment, pledge), "refund_pence": amount.pence})
 
 
 def record_bank_transfer(

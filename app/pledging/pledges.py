@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.money import Money
 from app.notifications import email
+from app.outgoing import events
 from app.pledging import schedule
 
 MIN_PLEDGE = Money(100)  # £1: smaller amounts cost more in card fees than they give
@@ -178,6 +179,8 @@ def change_status(
                 if instalment.status in (InstalmentStatus.SCHEDULED, InstalmentStatus.REQUIRES_ACTION):
                     instalment.status = final
     _append_event(pledge, previous, to, reason, actor, detail)
+    if to in (PledgeStatus.COMMITTED, PledgeStatus.CANCELLED):
+        events.emit(f"pledge.{to.value}", events.pledge_data(pledge))
 
 
 def _append_event(
