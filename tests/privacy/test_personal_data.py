@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -34,8 +35,15 @@ def _figures(client: FlaskClient, slug: str) -> tuple[int, int, int, int]:
     return api["pledged_pence"], api["collected_pence"], totals["pledged_pence"], totals["collected_pence"]
 
 
-def test_the_privacy_notice_names_the_operator_and_every_page_links_to_it(app: Flask, client: FlaskClient) -> None:
-    app.config.update(OPERATOR_NAME="Example Trust", PRIVACY_EMAIL="dpo@trust.example", ICO_REGISTRATION="ZA123456")
+def test_the_privacy_notice_names_the_operator_and_every_page_links_to_it(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "OPERATOR_NAME": "Example Trust",
+        "PRIVACY_EMAIL": "dpo@trust.example",
+        "ICO_REGISTRATION": "ZA123456",
+    }.items():
+        monkeypatch.setitem(app.config, name, value)
     html = client.get("/privacy").get_data(as_text=True)
     assert "Example Trust runs Pledgeline" in html and "dpo@trust.example" in html and "ZA123456" in html
     for url in ("/campaigns", "/account/sign-in", "/terms", "/contact"):
