@@ -181,6 +181,8 @@ class Config:
         for name in ("GRANT_ID_PREFIX", "RECIPIENT_ORG_ID", "RECIPIENT_ORG_NAME"):
             if get(name) is not None:
                 settings[name] = get(name)
+        if get("WEBHOOK_TIMEOUT_SECONDS") is not None:
+            settings["WEBHOOK_TIMEOUT_SECONDS"] = float(get("WEBHOOK_TIMEOUT_SECONDS") or "5")
         if get("WEBHOOK_ALLOW_PRIVATE") is not None:
             settings["WEBHOOK_ALLOW_PRIVATE"] = _bool(get("WEBHOOK_ALLOW_PRIVATE"))
         if get("MAIL_PORT") is not None:
