@@ -60,4 +60,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError):  # type: ignore[no-untyped-def]
+        # A database error leaves the session unusable until it is rolled back, and the page's
+        # header reads the signed-in user from it: roll back first, so the page itself renders.
+        from app.extensions import db
+
+        db.session.rollback()
         return _render(500)

@@ -32,33 +32,40 @@ def webhooks() -> str:
 @roles_required(Role.ADMIN)
 def new_webhook() -> ResponseReturnValue:
     form = EndpointForm()
-    if form.validate_on_submit():
+    if form.is_submitted() and _valid(form):
+        secret = f"whsec_{secrets.token_urlsafe(32)}"
+        endpoint = WebhookEndpoint(
+            url=(form.url.data or "").strip(),
+            description=(form.description.data or "").strip(),
+            events=[e for e in EVENT_TYPES if e in (form.events.data or [])],
+            secret=secret,
+            owner_id=current_user.id,
+        )
+        db.session.add(endpoint)
+        db.session.flush()
+        audit.record(
+            "webhook.registered",
+            actor=current_user,
+            target=endpoint,
+            summary=f"Webhook endpoint {endpoint.url} registered for {', '.join(endpoint.events)}",
+        )
+        db.session.commit()
+        session[NEW_SECRET] = {"id": endpoint.id, "secret": secret}
+        return redirect(url_for("admin.webhook", endpoint_id=endpoint.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("outgoing/new.html", form=form), status
+
+
+def _valid(form: EndpointForm) -> bool:
+    """Every field checked, the address's destination too, so each mistake is shown at once."""
+    valid = form.validate()
+    if not form.url.errors:
         try:
             delivery.check_url(form.url.data or "")
         except delivery.AddressRefused as refused:
             form.url.errors = [str(refused)]
-        else:
-            secret = f"whsec_{secrets.token_urlsafe(32)}"
-            endpoint = WebhookEndpoint(
-                url=(form.url.data or "").strip(),
-                description=(form.description.data or "").strip(),
-                events=[e for e in EVENT_TYPES if e in (form.events.data or [])],
-                secret=secret,
-                owner_id=current_user.id,
-            )
-            db.session.add(endpoint)
-            db.session.flush()
-            audit.record(
-                "webhook.registered",
-                actor=current_user,
-                target=endpoint,
-                summary=f"Webhook endpoint {endpoint.url} registered for {', '.join(endpoint.events)}",
-            )
-            db.session.commit()
-            session[NEW_SECRET] = {"id": endpoint.id, "secret": secret}
-            return redirect(url_for("admin.webhook", endpoint_id=endpoint.id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("outgoing/new.html", form=form), status
+            valid = False
+    return valid
 
 
 @bp.get("/webhooks/<int:endpoint_id>")
