@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from app.database import write_transaction
 from app.extensions import db
 from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, utcnow
 
@@ -170,6 +171,11 @@ def next_wait(attempts: int) -> timedelta:
 
 
 def _claim(delivery_id: int, now: datetime, hold: timedelta) -> bool:
+    with write_transaction():
+        return _claim_now(delivery_id, now, hold)
+
+
+def _claim_now(delivery_id: int, now: datetime, hold: timedelta) -> bool:
     claimed = db.session.execute(
         update(WebhookDelivery)
         .where(
@@ -209,8 +215,12 @@ def deliver_due(limit: int = 500, *, now: datetime | None = None) -> int:
         delivery = db.session.get_one(WebhookDelivery, delivery_id)
         endpoint = db.session.get_one(WebhookEndpoint, delivery.endpoint_id)
         if not endpoint.is_active:
-            delivery.status = DeliveryStatus.ABANDONED
-            delivery.claimed_until = None
+            db.session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id)
+                .values(status=DeliveryStatus.ABANDONED, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
             db.session.commit()
             continue
         url, secret, body = endpoint.url, endpoint.secret, delivery.payload.encode()
@@ -221,6 +231,11 @@ def deliver_due(limit: int = 500, *, now: datetime | None = None) -> int:
 
 
 def _record(delivery_id: int, attempt: Attempt, now: datetime) -> int:
+    with write_transaction():  # read, then write: one step on SQLite too
+        return _record_now(delivery_id, attempt, now)
+
+
+def _record_now(delivery_id: int, attempt: Attempt, now: datetime) -> int:
     delivery = db.session.get_one(WebhookDelivery, delivery_id, populate_existing=True)
     endpoint = db.session.get_one(WebhookEndpoint, delivery.endpoint_id, populate_existing=True)
     delivery.attempts += 1
