@@ -136,6 +136,17 @@ def deliver_webhooks(limit: int = 500) -> int:
     return delivery.deliver_due(limit=limit)
 
 
+def apply_retention(on: date | None = None) -> int:
+    from app.privacy import personal_data
+    from app.treasury.dashboard import london_today
+
+    erased = personal_data.apply_retention(on or london_today())
+    from app.extensions import db
+
+    db.session.commit()
+    return erased
+
+
 # The jobs. Periodic ones run on every worker's schedule; running twice is harmless (see above).
 
 
@@ -176,6 +187,12 @@ def deliver_email_sweep() -> None:
 def deliver_email_job() -> dict[str, int]:
     """Deliver what is queued (enqueued after a web request commits mail); the pid shows which worker ran it."""
     return {"sent": deliver_email(), "pid": os.getpid()}
+
+
+@huey.periodic_task(crontab(hour="4", minute="40"))
+@_in_app
+def retention_job() -> None:
+    log.info("personal data past its retention pseudonymised on %s pledges", apply_retention())
 
 
 @huey.periodic_task(crontab())  # every minute: events whose next attempt has come

@@ -26,3 +26,11 @@ def erase(email: str, yes: bool) -> None:
             f"{report.invoices_kept} numbered invoices keep their billing contact for "
             f"{personal_data.RETENTION_YEARS} years after their financial year, as the law requires."
         )
+
+
+@personal_data_group.command("retention")
+def retention() -> None:
+    """Pseudonymise the personal data of campaigns past their six-year retention (safe to repeat)."""
+    from app import jobs
+
+    click.echo(f"Pseudonymised {jobs.apply_retention()} pledges past their retention period.")

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import String, cast, delete, literal, or_, select, update
 
 from app import audit
 from app.extensions import db
 from app.models import (
     AuditEntry,
+    Campaign,
     EmailMessage,
     Invoice,
     Payment,
@@ -196,3 +198,60 @@ def erase(email: str, *, actor: User | None = None) -> Erasure:
         detail={"pledges": ids, "invoices_kept": invoices_kept},
     )
     return report
+
+
+def retention_ends(funding_ends_on: date) -> date:
+    """The day a campaign's personal data may go: six years after the end of the financial year
+    (to 31 March) in which its funding period ended, when the last of its records is due."""
+    year_end = date(funding_ends_on.year + (1 if funding_ends_on.month > 3 else 0), 3, 31)
+    return date(year_end.year + RETENTION_YEARS, 3, 31)
+
+
+def apply_retention(today: date) -> int:
+    """Pseudonymise every pledge, invoice contact and email of campaigns past their retention;
+    how many pledges. Safe to run again, or twice at once: what is erased is left alone."""
+    past = [
+        campaign_id
+        for campaign_id, ends_on in db.session.execute(select(Campaign.id, Campaign.funding_ends_on))
+        if retention_ends(ends_on) < today
+    ]
+    if not past:
+        return 0
+    erased_address = f"%@{ERASED_DOMAIN}"
+    pledge_ids = select(Pledge.id).where(Pledge.campaign_id.in_(past)).scalar_subquery()
+    done = db.session.execute(  # type: ignore[attr-defined]
+        update(Pledge)
+        .where(Pledge.campaign_id.in_(past), Pledge.email.not_like(erased_address))
+        .values(
+            name=ERASED_NAME,
+            email=literal("pledge-") + cast(Pledge.id, String) + literal(f"@{ERASED_DOMAIN}"),
+            message=None,
+            visibility=Visibility.ANONYMOUS,
+            wants_updates=False,
+            billing_contact=None,
+            billing_email=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.execute(
+        update(Invoice)
+        .where(Invoice.pledge_id.in_(pledge_ids), Invoice.bill_to_email.not_like(erased_address))
+        .values(
+            bill_to_contact=ERASED_NAME,
+            bill_to_email=literal("billing-") + cast(Invoice.id, String) + literal(f"@{ERASED_DOMAIN}"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(EmailMessage)
+        .where(EmailMessage.pledge_id.in_(pledge_ids), EmailMessage.to_address.not_like(erased_address))
+        .values(to_address=f"erased@{ERASED_DOMAIN}", body="(Erased: past its retention period.)")
+        .execution_options(synchronize_session=False)
+    )
+    if done:
+        audit.record(
+            "personal_data.retention",
+            summary=f"Personal data past its retention period pseudonymised on {int(done)} pledges",
+            detail={"campaigns": past, "pledges": int(done)},
+        )
+    return int(done or 0)

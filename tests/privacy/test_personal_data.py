@@ -7,14 +7,14 @@ import json
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import audit
 from app.extensions import db
-from app.models import AuditEntry, EmailMessage, Pledge, Role
+from app.models import AuditEntry, EmailMessage, Pledge, Role, User
 from app.privacy import personal_data
 from tests.factories import PASSWORD, CampaignFactory, UserFactory, make_pledge
-from tests.helpers import sign_in
+from tests.helpers import csrf_token, sign_in
 from tests.treasurer.conftest import Ledger
 
 
@@ -113,3 +113,60 @@ def test_an_erased_account_can_no_longer_sign_in_and_what_it_did_stays_on_record
     assert sign_in(client, "nora@north.example", PASSWORD).status_code != 302
     # What the account did stays in the audit log, by account number only.
     assert db.session.scalars(select(AuditEntry).where(AuditEntry.actor_id == user.id)).first() is not None
+
+
+def test_a_person_erases_their_own_data_and_is_signed_out(client: FlaskClient, ledger: Ledger) -> None:
+    colin = db.session.scalars(select(Pledge).where(Pledge.email == "colin@example.org")).one()
+    UserFactory(email="colin@example.org", name="Colin Committed")
+    db.session.commit()
+    before = _figures(client, ledger.campaign.slug)
+    assert sign_in(client, "colin@example.org", PASSWORD).status_code == 302
+    assert 'href="/account/erase"' in client.get("/account/").get_data(as_text=True)
+
+    # Without ticking the box, nothing happens.
+    token = csrf_token(client, "/account/erase")
+    refused = client.post("/account/erase", data={"csrf_token": token})
+    assert refused.status_code == 400 and "Confirm that you understand" in refused.get_data(as_text=True)
+    assert db.session.get_one(Pledge, colin.id).email == "colin@example.org"
+
+    done = client.post("/account/erase", data={"csrf_token": token, "confirm": "y"})
+    assert done.status_code == 302 and done.location.endswith("/erased")
+    db.session.expire_all()
+    assert "Colin Committed" not in _everything_stored() and "colin@example.org" not in _everything_stored()
+    assert client.get("/account/").status_code == 302  # signed out
+    assert _figures(client, ledger.campaign.slug) == before
+
+
+def test_staff_accounts_are_not_erased_by_themselves(client: FlaskClient) -> None:
+    UserFactory(email="tess@example.org", name="Tess Treasurer", role=Role.TREASURER)
+    db.session.commit()
+    assert sign_in(client, "tess@example.org", PASSWORD).status_code == 302
+    assert "<form" not in client.get("/account/erase").get_data(as_text=True).split('id="main-content"')[1]
+    token = csrf_token(client, "/account/")
+    response = client.post("/account/erase", data={"csrf_token": token, "confirm": "y"})
+    assert response.status_code == 400 and "erased by another admin" in response.get_data(as_text=True)
+    assert db.session.scalar(select(User).where(User.email == "tess@example.org")) is not None
+
+
+def test_retention_pseudonymises_campaigns_six_years_after_their_financial_year(client: FlaskClient, runner) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    old = CampaignFactory(slug="old-campaign", funding_starts_on=date(2018, 4, 1), funding_ends_on=date(2019, 3, 31))
+    recent = CampaignFactory(slug="recent", funding_starts_on=date(2020, 4, 1), funding_ends_on=date(2021, 3, 31))
+    make_pledge(old, pounds="20", paid_instalments=1, name="Olive Old", email="olive@example.org")
+    make_pledge(recent, pounds="20", paid_instalments=1, name="Rhys Recent", email="rhys@example.org")
+    db.session.commit()
+    # 2019-03-31 ends the financial year 2018-19: kept to 31 March 2025. 2021-03-31: to 31 March 2027.
+    assert personal_data.retention_ends(date(2019, 3, 31)) == date(2025, 3, 31)
+    assert personal_data.retention_ends(date(2019, 4, 1)) == date(2026, 3, 31)
+    before = _figures(client, "old-campaign")
+
+    for _ in range(2):  # a second run finds nothing left to do
+        result = runner.invoke(args=["personal-data", "retention"])
+        assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    stored = _everything_stored()
+    assert "Olive Old" not in stored and "olive@example.org" not in stored
+    assert "Rhys Recent" in stored and "rhys@example.org" in stored
+    assert _figures(client, "old-campaign") == before
+    assert db.session.scalar(select(func.count()).where(AuditEntry.action == "personal_data.retention")) == 1
