@@ -64,6 +64,9 @@ VALID: dict[str, str | list[str]] = {
     "summary": "A shared role for councils that collaborate.",
     "target": "45,000",
     "funding_period": "2099-00",
+    # A public address written as one, so no name has to be looked up here.
+    "url": "https://93.184.215.14/pledgeline-events",
+    "events": "pledge.committed",
 }
 
 # Each kind of bad input and the value sent. Blank and control characters go into every box at
