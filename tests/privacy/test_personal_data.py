@@ -72,10 +72,26 @@ def test_a_person_downloads_everything_held_about_them_and_nothing_about_anyone_
     assert 'href="/account/my-data.json"' in client.get("/account/").get_data(as_text=True)
 
 
+def _exports(app: Flask, slug: str) -> str:
+    """Every CSV export a treasurer can download for the campaign, as one text."""
+    treasurer = app.test_client()
+    if not db.session.scalar(select(User).where(User.email == "tessa@example.org")):
+        UserFactory(email="tessa@example.org", name="Tessa Treasurer", role=Role.TREASURER)
+        db.session.commit()
+    assert sign_in(treasurer, "tessa@example.org", PASSWORD).status_code == 302
+    texts = []
+    for kind in ("pledges", "payments", "invoices"):
+        response = treasurer.get(f"/treasurer/campaigns/{slug}/export", query_string={"kind": kind})
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        texts.append(response.get_data(as_text=True))
+    return "\n".join(texts)
+
+
 def test_erasure_removes_the_person_everywhere_and_leaves_every_figure_unchanged(
-    client: FlaskClient, ledger: Ledger
+    app: Flask, client: FlaskClient, ledger: Ledger
 ) -> None:
     slug = ledger.campaign.slug
+    assert "Bea Bank" in _exports(app, slug) and "bea@example.org" in _exports(app, slug)
     bea = db.session.scalars(select(Pledge).where(Pledge.email == "bea@example.org")).one()
     db.session.add(_email(bea, "bea@example.org", "Your bank transfer arrived", "Dear Bea Bank"))
     db.session.commit()
@@ -89,6 +105,8 @@ def test_erasure_removes_the_person_everywhere_and_leaves_every_figure_unchanged
     assert report.pledges == 1 and report.emails == 1
     stored = _everything_stored()
     assert "Bea Bank" not in stored and "bea@example.org" not in stored
+    exported = _exports(app, slug)
+    assert "Bea Bank" not in exported and "bea@example.org" not in exported
     # The money is all still there: the same totals in the API and the ledger, the same lines.
     assert _figures(client, slug) == before
     assert client.get(f"/campaigns/{slug}/ledger.json").get_json()["totals"]["line_count"] == before_lines
