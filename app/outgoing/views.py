@@ -68,12 +68,17 @@ def _valid(form: EndpointForm) -> bool:
     return valid
 
 
-@bp.get("/webhooks/<int:endpoint_id>")
-@roles_required(Role.ADMIN)
-def webhook(endpoint_id: int) -> str:
+def _endpoint(endpoint_id: int) -> WebhookEndpoint:
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
         abort(404)
+    return endpoint
+
+
+@bp.get("/webhooks/<int:endpoint_id>")
+@roles_required(Role.ADMIN)
+def webhook(endpoint_id: int) -> str:
+    endpoint = _endpoint(endpoint_id)
     shown = session.pop(NEW_SECRET, None)
     secret = shown["secret"] if shown and shown.get("id") == endpoint.id else None
     deliveries = db.session.scalars(
@@ -95,9 +100,7 @@ def webhook(endpoint_id: int) -> str:
 @bp.post("/webhooks/<int:endpoint_id>/disable")
 @roles_required(Role.ADMIN)
 def disable_webhook(endpoint_id: int) -> ResponseReturnValue:
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None:
-        abort(404)
+    endpoint = _endpoint(endpoint_id)
     form = DisableForm()
     if form.validate_on_submit() and endpoint.is_active:
         delivery.disable(endpoint, "Stopped by an admin", notify=False)
