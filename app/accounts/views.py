@@ -10,7 +10,7 @@ from app.accounts import auth
 from app.accounts.forms import ChangePasswordForm, SignInForm, SignOutEverywhereForm, SignOutForm
 from app.blueprints import account as bp
 from app.extensions import db, limiter
-from app.models import Pledge
+from app.models import Pledge, Role, User
 from app.security import public, safe_next, signed_in
 
 
@@ -27,6 +27,14 @@ def _failed(response: Response) -> bool:
     return response.status_code != 302
 
 
+# Where each role's work starts, when sign-in was not asked for on the way to a page.
+ROLE_HOMES = {Role.TREASURER: "treasurer.index", Role.ADMIN: "admin.index", Role.SPONSOR: "sponsor.index"}
+
+
+def home_for(user: User) -> str:
+    return url_for(ROLE_HOMES.get(user.role, "account.home"))
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 @public
 @limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
@@ -36,7 +44,7 @@ def sign_in() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(safe_next(form.next.data, url_for("account.home")))
+        return redirect(safe_next(form.next.data, home_for(current_user)))
     if form.validate_on_submit():
         user = auth.authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
@@ -46,7 +54,7 @@ def sign_in() -> Response | str | tuple[str, int]:
             login_user(user, remember=bool(form.remember.data))
             db.session.commit()
             current_app.logger.info("sign-in: user %s", user.id)
-            return redirect(safe_next(form.next.data, url_for("account.home")))
+            return redirect(safe_next(form.next.data, home_for(user)))
         current_app.logger.warning("sign-in failed from %s", request.remote_addr)
         form.password.errors = ["Enter a correct email address and password"]
         return render_template("accounts/sign_in.html", form=form), 200

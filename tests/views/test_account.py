@@ -20,7 +20,7 @@ from app.accounts import auth
 from app.extensions import db
 from app.models import Role, User, UserSession
 from app.models.user import session_token_hash
-from tests.factories import PASSWORD, OrganisationFactory, UserFactory
+from tests.factories import PASSWORD, OrganisationFactory, SponsorFactory, UserFactory
 from tests.helpers import FreshGlobalsClient, csrf_token, production_app, sign_in
 
 SESSION_COOKIE = "pledgeline_session"
@@ -570,3 +570,22 @@ def test_sign_out_without_a_csrf_token_is_refused_and_leaves_you_signed_in(clien
 
     assert response.status_code == 400
     assert _is_signed_in(client)
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [
+        (Role.PLEDGER, "/account/"),
+        (Role.SPONSOR, "/sponsor/"),
+        (Role.TREASURER, "/treasurer/"),
+        (Role.ADMIN, "/admin/"),
+    ],
+)
+def test_signing_in_without_a_destination_lands_on_the_roles_own_home(app, role: Role, home: str) -> None:
+    UserFactory(email="staff@example.org", role=role, organisation=SponsorFactory() if role == Role.SPONSOR else None)
+    client = app.test_client()
+    assert _attempt(client, "staff@example.org", PASSWORD).location == home
+    assert client.get(home).status_code == 200
+    # A page asked for still wins.
+    client = app.test_client()
+    assert _attempt(client, "staff@example.org", PASSWORD, next_url="/campaigns").location == "/campaigns"
