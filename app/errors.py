@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.security import is_safe_next
 
 TITLES = {
     400: "Sorry, there is a problem with your request",
@@ -22,12 +24,24 @@ def _wants_json() -> bool:
     return path.startswith(("/api/", "/webhooks/")) or path.endswith(".json")
 
 
-def _render(status: int, message: str | None = None):  # type: ignore[no-untyped-def]
+def _render(status: int, message: str | None = None, back: str | None = None):  # type: ignore[no-untyped-def]
     if _wants_json():
         return jsonify({"error": TITLES.get(status, "Error"), "detail": message}), status
     return render_template(
-        "errors/error.html", status=status, title=TITLES.get(status, "Error"), message=message
+        "errors/error.html", status=status, title=TITLES.get(status, "Error"), message=message, back=back
     ), status
+
+
+def _form_page() -> str | None:
+    """The page the refused form was on, to go back to: the address it was posted to, when that
+    address also shows a page (a button posted to an action-only address has none)."""
+    if request.method != "POST" or not is_safe_next(request.path):
+        return None
+    try:
+        current_app.url_map.bind("localhost").match(request.path, method="GET")
+    except HTTPException:
+        return None
+    return request.full_path.rstrip("?")
 
 
 def init_app(app: Flask) -> None:
@@ -36,6 +50,7 @@ def init_app(app: Flask) -> None:
         return _render(
             400,
             "The form had expired or was sent from somewhere else. Go back, refresh the page and try again.",
+            back=_form_page(),
         )
 
     @app.errorhandler(HTTPException)

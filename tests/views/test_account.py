@@ -544,6 +544,8 @@ def test_sign_in_without_a_csrf_token_is_refused_and_signs_nobody_in(client: Fla
 
     assert response.status_code == 400
     assert "The form had expired or was sent from somewhere else" in response.get_data(as_text=True)
+    # A plain way back to the form, not a dead end.
+    assert '<a class="govuk-link" href="/account/sign-in">Go back to the form</a>' in response.get_data(as_text=True)
     assert not _is_signed_in(client)
     db.session.expire_all()
     assert db.session.get_one(User, user.id).last_login_at is None
@@ -570,6 +572,8 @@ def test_sign_out_without_a_csrf_token_is_refused_and_leaves_you_signed_in(clien
 
     assert response.status_code == 400
     assert _is_signed_in(client)
+    # A button's action address shows no page, so it is not offered as the way back.
+    assert "Go back to the form" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
